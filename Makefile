@@ -1,0 +1,40 @@
+# Every target bootstraps .venv itself: a fresh clone needs only Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint typecheck schema bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[embedded,dev]'
+	touch $(STAMP)
+
+## serve: run the server with demo data on the embedded MongoDB-compatible server and Redis
+serve: $(STAMP)
+	$(BIN)/notes-bff serve --demo
+
+## test: lint, type-check and run the whole test suite against real embedded servers
+test: $(STAMP)
+	$(BIN)/ruff check notes_bff tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check notes_bff tests bench
+	$(BIN)/ruff format --check notes_bff tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## schema: rewrite the committed schema.graphql from the code
+schema: $(STAMP)
+	$(BIN)/notes-bff schema > schema.graphql
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.dataloader_roundtrips
+
+clean:
+	rm -rf $(VENV) .notes-bff

@@ -1,0 +1,1 @@
+"""notes-bff: the GraphQL backend-for-frontend of the notes dashboard."""

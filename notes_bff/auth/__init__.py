@@ -1,0 +1,1 @@
+"""Authentication: tokens, passwords, cookies, refresh sessions."""

@@ -1,0 +1,87 @@
+"""JWT access and refresh tokens (PyJWT, HS256 only, required claims)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import jwt
+
+from notes_bff.errors import Unauthenticated
+
+ALGORITHM = "HS256"
+TokenType = Literal["access", "refresh"]
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a verified token says."""
+
+    user_id: str
+    token_type: TokenType
+    expires_at: datetime
+    session_id: str | None = None
+    family_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenService:
+    """Issues and verifies tokens with one key, issuer and audience."""
+
+    key: str
+    issuer: str
+    audience: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+
+    def _encode(self, user_id: str, token_type: TokenType, ttl: timedelta, **extra: str) -> str:
+        issued = datetime.now(UTC)
+        payload = {
+            "sub": user_id,
+            "typ": token_type,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": issued,
+            "exp": issued + ttl,
+            "jti": secrets.token_urlsafe(12),
+            **extra,
+        }
+        return jwt.encode(payload, self.key, algorithm=ALGORITHM)
+
+    def issue_access(self, user_id: str, family_id: str) -> tuple[str, datetime]:
+        """A new access token of one login family, and the moment it expires."""
+        token = self._encode(user_id, "access", self.access_ttl, fam=family_id)
+        return token, self.verify(token, "access").expires_at
+
+    def issue_refresh(self, user_id: str, session_id: str, family_id: str) -> str:
+        """A new refresh token bound to one stored session of a family."""
+        return self._encode(user_id, "refresh", self.refresh_ttl, sid=session_id, fam=family_id)
+
+    def verify(self, token: str, expected: TokenType) -> TokenClaims:
+        """The claims of a valid token of the ``expected`` type, else ``Unauthenticated``."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.key,
+                algorithms=[ALGORITHM],
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "typ"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("The token has expired.") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated("The token is invalid.") from exc
+        if claims.get("typ") != expected:
+            raise Unauthenticated(f"An {expected} token is needed here.")
+        if expected == "refresh" and not (claims.get("sid") and claims.get("fam")):
+            raise Unauthenticated("The token is invalid.")
+        return TokenClaims(
+            user_id=str(claims["sub"]),
+            token_type=expected,
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            session_id=claims.get("sid"),
+            family_id=claims.get("fam"),
+        )

@@ -1,0 +1,180 @@
+"""``notes-bff serve|seed|schema``: the command line of CONTRACT.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+
+from pydantic import ValidationError
+
+from notes_bff.config import Settings
+from notes_bff.embedded import EmbeddedServerError, embedded_servers
+from notes_bff.logs import configure_logging
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise SystemExit(f"notes-bff: configuration error: {reasons}") from None
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+@contextlib.contextmanager
+def _services(settings: Settings) -> Iterator[Settings]:
+    """Settings with real service URLs: the configured ones, else embedded servers'."""
+    try:
+        with embedded_servers(
+            settings.data_dir,
+            mongodb=settings.mongodb_uri is None,
+            redis=settings.redis_url is None,
+        ) as started:
+            urls: dict[str, object] = {}
+            if "mongodb" in started:
+                urls["mongodb_uri"] = started["mongodb"].url
+                print(f"embedded SecantusDB: {started['mongodb'].url}", file=sys.stderr)
+            if "redis" in started:
+                urls["redis_url"] = started["redis"].url
+                print(f"embedded valkey: {started['redis'].url}", file=sys.stderr)
+            yield settings.model_copy(update=urls)
+    except EmbeddedServerError as exc:
+        raise SystemExit(f"notes-bff: {exc}") from None
+
+
+async def _seed(
+    settings: Settings, users: int, workspaces: int, notes: int, *, only_if_empty: bool
+) -> None:
+    from beanie import init_beanie
+
+    from notes_bff.auth.passwords import Passwords
+    from notes_bff.db import mongo_client
+    from notes_bff.models import DOCUMENT_MODELS, Note
+    from notes_bff.seed import DEMO_EMAIL, DEMO_PASSWORD, seed
+
+    client = mongo_client(settings)
+    try:
+        await init_beanie(database=client[settings.mongodb_db], document_models=DOCUMENT_MODELS)
+        if not only_if_empty or await Note.find({}).count() == 0:
+            report = await seed(
+                Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
+                users=users,
+                workspaces=workspaces,
+                notes=notes,
+            )
+            print(
+                f"seeded {report.users} users, {report.workspaces} workspaces, "
+                f"{report.notes} notes",
+                file=sys.stderr,
+            )
+        print(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}", file=sys.stderr)
+    finally:
+        await client.close()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings(host=args.host, port=args.port)
+    configure_logging(
+        json=settings.log_json if settings.log_json is not None else settings.is_production
+    )
+    settings.jwt_key()  # create the development key once, before any worker forks
+    with _services(settings) as live:
+        if args.demo:
+            asyncio.run(_seed(live, 8, 4, 200, only_if_empty=True))
+        print(f"GraphQL on http://{live.host}:{live.port}/graphql", file=sys.stderr)
+        if args.workers > 1:
+            _run_gunicorn(live, args.workers)
+        else:
+            from aiohttp import web
+
+            from notes_bff.server import create_app
+
+            web.run_app(
+                create_app(live), host=live.host, port=live.port, print=None, shutdown_timeout=10
+            )
+    return 0
+
+
+def _run_gunicorn(settings: Settings, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    os.environ["NOTES_BFF_MONGODB_URI"] = settings.mongodb_uri or ""
+    os.environ["NOTES_BFF_REDIS_URL"] = settings.redis_url or ""
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="notes-bff-metrics-"))
+
+    class Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "aiohttp.GunicornWebWorker")
+            self.cfg.set("graceful_timeout", 15)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", None)
+
+        def load(self) -> object:
+            from notes_bff.server import gunicorn_app
+
+            return gunicorn_app
+
+    Gunicorn().run()
+
+
+def _seed_command(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with _services(settings) as live:
+        asyncio.run(_seed(live, args.users, args.workspaces, args.notes, only_if_empty=False))
+    return 0
+
+
+def _schema_command(args: argparse.Namespace) -> int:
+    from notes_bff.schema import build_schema
+
+    sys.stdout.write(build_schema().as_str() + "\n")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser, with help on every command."""
+    root = argparse.ArgumentParser(
+        prog="notes-bff",
+        description="GraphQL backend-for-frontend of the notes dashboard. "
+        "Configuration comes from NOTES_BFF_* variables (see README).",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the server",
+        description="Run the server. Without NOTES_BFF_MONGODB_URI / NOTES_BFF_REDIS_URL it "
+        "starts embedded SecantusDB and valkey servers that keep their data in NOTES_BFF_DATA_DIR.",
+    )
+    serve.add_argument("--host", help="bind address (default: NOTES_BFF_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: NOTES_BFF_PORT or 8000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="N>1 runs N aiohttp workers under gunicorn"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load demo data when the database is empty and print a demo login",
+    )
+    serve.set_defaults(run=_serve)
+    seed = commands.add_parser("seed", help="fill the database with realistic demo data")
+    seed.add_argument("--users", type=int, default=8, help="how many users (default 8)")
+    seed.add_argument("--workspaces", type=int, default=4, help="how many workspaces (default 4)")
+    seed.add_argument("--notes", type=int, default=200, help="how many notes (default 200)")
+    seed.set_defaults(run=_seed_command)
+    schema = commands.add_parser("schema", help="print the schema as SDL")
+    schema.set_defaults(run=_schema_command)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``notes-bff`` and ``python -m notes_bff``."""
+    args = parser().parse_args(argv)
+    code: int = args.run(args)
+    return code

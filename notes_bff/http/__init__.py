@@ -1,0 +1,1 @@
+"""The HTTP layer: the GraphQL view, middlewares and operational endpoints."""

@@ -1,0 +1,156 @@
+"""Middlewares: request ids and access logs, JSON errors, CORS, security headers, compression."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import brotli
+import structlog
+from aiohttp import hdrs, web
+from aiohttp.web_response import ContentCoding
+
+from notes_bff.config import Settings
+from notes_bff.http.responses import error_response
+from notes_bff.metrics import Metrics
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = structlog.get_logger("notes_bff.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+CORS_HEADERS = (
+    "Content-Type, Authorization, Apollo-Require-Preflight, X-Apollo-Operation-Name, "
+    "X-Requested-With, X-Request-Id, Idempotency-Key"
+)
+
+
+def _route_name(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def observe(metrics: Metrics) -> web.middleware:  # type: ignore[valid-type]
+    """Give each request an id (or keep a sane ``X-Request-Id``), log and measure it."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        incoming = request.headers.get("X-Request-Id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_name(request)
+            metrics.requests.labels(route, request.method, str(status)).inc()
+            metrics.latency.labels(route).observe(elapsed)
+            log.info(
+                "request",
+                request_id=request_id,
+                method=request.method,
+                path=request.path,
+                status=status,
+                ms=round(elapsed * 1000, 1),
+            )
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    return middleware
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own refusals on /graphql (413 body too large, 405…) as GraphQL-style JSON."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if request.path != "/graphql" or exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return error_response(exc.status, exc.reason, "BAD_USER_INPUT", headers)
+
+
+def cors(settings: Settings) -> web.middleware:  # type: ignore[valid-type]
+    """CORS for the configured origins, with credentials (cookies) allowed."""
+    allowed = set(settings.cors_origins)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get(hdrs.ORIGIN, "").rstrip("/")
+        preflight = (
+            request.method == "OPTIONS" and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
+        )
+        if preflight:
+            response: web.StreamResponse = web.Response(status=204)
+        else:
+            response = await handler(request)
+        if origin and origin in allowed:
+            response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
+            response.headers[hdrs.ACCESS_CONTROL_ALLOW_CREDENTIALS] = "true"
+            if preflight:
+                response.headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = "GET, POST, OPTIONS"
+                response.headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = CORS_HEADERS
+                response.headers[hdrs.ACCESS_CONTROL_MAX_AGE] = "600"
+        response.headers.add(hdrs.VARY, "Origin")
+        return response
+
+    return middleware
+
+
+def security_headers(settings: Settings) -> web.middleware:  # type: ignore[valid-type]
+    """Headers every response carries (HSTS in production)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if settings.is_production:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+    return middleware
+
+
+def _accepts(accept_encoding: str, coding: str) -> bool:
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip() == coding:
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def compression(min_bytes: int) -> web.middleware:  # type: ignore[valid-type]
+    """Brotli (when the client sends ``br``) or gzip for bodies of at least ``min_bytes``."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if (
+            not isinstance(response, web.Response)
+            or response.body is None
+            or not isinstance(response.body, bytes)
+            or len(response.body) < min_bytes
+            or hdrs.CONTENT_ENCODING in response.headers
+        ):
+            return response
+        accept = request.headers.get(hdrs.ACCEPT_ENCODING, "")
+        if _accepts(accept, "br"):
+            response.body = brotli.compress(response.body, quality=5)
+            response.headers[hdrs.CONTENT_ENCODING] = "br"
+            response.headers.add(hdrs.VARY, "Accept-Encoding")
+        elif _accepts(accept, "gzip"):
+            response.enable_compression(ContentCoding.gzip)
+            response.headers.add(hdrs.VARY, "Accept-Encoding")
+        return response
+
+    return middleware

@@ -1,0 +1,133 @@
+"""The GraphQL view: context per request, CSRF prevention, error codes to HTTP statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+from cross_web import HTTPException
+from strawberry.aiohttp.views import GraphQLView
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.base import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+
+from notes_bff.auth.cookies import ACCESS_COOKIE
+from notes_bff.context import Context
+from notes_bff.errors import AppError, Forbidden
+from notes_bff.http.responses import error_response
+from notes_bff.keys import PASSWORDS, SESSIONS, SETTINGS
+from notes_bff.loaders import build_loaders
+from notes_bff.metrics import Metrics
+
+# Apollo's CSRF prevention: a "simple" request (one a browser sends cross-site without a
+# preflight) may not be authenticated by cookie.
+SIMPLE_CONTENT_TYPES = {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+PREFLIGHT_HEADERS = ("X-Requested-With", "Apollo-Require-Preflight", "X-Apollo-Operation-Name")
+STATUS_OF_CODE = {
+    "GRAPHQL_PARSE_FAILED": 400,
+    "GRAPHQL_VALIDATION_FAILED": 400,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def is_simple_request(request: web.Request) -> bool:
+    """Whether a browser could send this cross-site without a CORS preflight."""
+    if any(request.headers.get(h, "").strip() for h in PREFLIGHT_HEADERS):
+        return False
+    if request.method == "GET":
+        return True
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    return content_type in SIMPLE_CONTENT_TYPES or not content_type
+
+
+def _error_codes(item: GraphQLHTTPResponse) -> list[str]:
+    errors: list[dict[str, Any]] = item.get("errors") or []  # type: ignore[assignment]
+    return [str((e.get("extensions") or {}).get("code", "")) for e in errors]
+
+
+class NotesGraphQLView(GraphQLView[Context, None]):
+    """Strawberry's aiohttp view with the contract's auth, CSRF and error rules."""
+
+    def __init__(self, schema: BaseSchema, metrics: Metrics, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.metrics = metrics
+
+    async def get_context(
+        self, request: web.Request, response: web.Response | web.WebSocketResponse
+    ) -> Context:
+        """Decode the bearer token or access cookie once; build fresh loaders."""
+        app = request.app
+        sessions = app[SESSIONS]
+        token = _bearer(request)
+        if token is None and ACCESS_COOKIE in request.cookies:
+            if not isinstance(response, web.WebSocketResponse) and is_simple_request(request):
+                raise HTTPException(403, "csrf")
+            token = request.cookies[ACCESS_COOKIE]
+        ctx = Context(
+            request=request,
+            response=response,
+            settings=app[SETTINGS],
+            loaders=build_loaders(),
+            sessions=sessions,
+            passwords=app[PASSWORDS],
+            request_id=request.get("request_id", ""),
+        )
+        if token:
+            try:
+                ctx.claims = sessions.tokens.verify(token, "access")
+            except AppError as exc:
+                ctx.auth_error = exc
+        return ctx
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """Mutations over GET are 405 Method Not Allowed, not 400."""
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, exc.reason) from exc
+            raise
+
+    def encode_json(self, data: object) -> bytes:
+        """orjson: fast, and rejects nothing the schema can return."""
+        return orjson.dumps(data)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: web.Response,
+    ) -> web.Response:
+        """The JSON body, with the status CONTRACT.md gives a lone error without data."""
+        response = super().create_response(response_data, sub_response)
+        items = response_data if isinstance(response_data, list) else [response_data]
+        for item in items:
+            for code in _error_codes(item):
+                self.metrics.graphql_errors.labels(code).inc()
+        if isinstance(response_data, dict) and response_data.get("data") is None:
+            codes = _error_codes(response_data)
+            if len(codes) == 1:
+                response.set_status(STATUS_OF_CODE.get(codes[0], 200))
+        return response
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        """Refusals before execution become JSON errors with an HTTP status."""
+        try:
+            return await self.run(request=request)
+        except HTTPException as exc:
+            if exc.status_code == 403 and exc.reason == "csrf":
+                return error_response(
+                    403,
+                    "This request has been blocked as a potential Cross-Site Request Forgery: "
+                    "send it with Content-Type: application/json or an Apollo-Require-Preflight "
+                    "header.",
+                    Forbidden.code,
+                )
+            return error_response(exc.status_code, exc.reason, "BAD_USER_INPUT")

@@ -1,0 +1,19 @@
+"""Every ``web.AppKey`` used on the application: typed app state."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from notes_bff.auth.passwords import Passwords
+from notes_bff.auth.sessions import SessionService
+from notes_bff.config import Settings
+from notes_bff.metrics import Metrics
+
+SETTINGS = web.AppKey("settings", Settings)
+MONGO = web.AppKey("mongo", AsyncMongoClient)
+REDIS = web.AppKey("redis", Redis)
+SESSIONS = web.AppKey("sessions", SessionService)
+PASSWORDS = web.AppKey("passwords", Passwords)
+METRICS = web.AppKey("metrics", Metrics)

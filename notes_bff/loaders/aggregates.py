@@ -1,0 +1,52 @@
+"""Per-workspace aggregates (note counts, tag counts): one aggregation per batch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from aiodataloader import DataLoader
+from beanie import PydanticObjectId
+
+from notes_bff.models import Note
+
+
+def live_notes_of(workspace_ids: Sequence[PydanticObjectId]) -> dict[str, Any]:
+    """The filter for the unarchived notes of some workspaces."""
+    return {"workspace_id": {"$in": list(set(workspace_ids))}, "is_archived": False}
+
+
+class NoteCountByWorkspaceLoader(DataLoader[PydanticObjectId, int]):
+    """How many unarchived notes each workspace holds."""
+
+    async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[int]:
+        rows = await Note.aggregate(
+            [
+                {"$match": live_notes_of(keys)},
+                {"$group": {"_id": "$workspace_id", "n": {"$sum": 1}}},
+            ]
+        ).to_list()
+        counts = {row["_id"]: row["n"] for row in rows}
+        return [int(counts.get(key, 0)) for key in keys]
+
+
+TagCounts = list[tuple[str, int]]
+
+
+class TagCountsByWorkspaceLoader(DataLoader[PydanticObjectId, TagCounts]):
+    """Tag usage of each workspace's unarchived notes, most used first, then by name."""
+
+    async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[TagCounts]:
+        rows = await Note.aggregate(
+            [
+                {"$match": live_notes_of(keys)},
+                {"$project": {"workspace_id": 1, "tags": 1}},
+                {"$unwind": "$tags"},
+                {"$group": {"_id": {"ws": "$workspace_id", "tag": "$tags"}, "n": {"$sum": 1}}},
+            ]
+        ).to_list()
+        by_workspace: dict[PydanticObjectId, TagCounts] = defaultdict(list)
+        for row in rows:
+            by_workspace[row["_id"]["ws"]].append((row["_id"]["tag"], int(row["n"])))
+        return [sorted(by_workspace[key], key=lambda t: (-t[1], t[0])) for key in keys]

@@ -1,0 +1,54 @@
+"""Documents by ``_id``: one ``find({_id: {$in: keys}})`` per batch, aligned to the keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from aiodataloader import DataLoader
+from beanie import Document, PydanticObjectId
+
+from notes_bff.models import Note, User, Workspace
+
+D = TypeVar("D", bound=Document)
+
+
+class _DocumentByIdLoader(DataLoader[PydanticObjectId, D | None], Generic[D]):
+    model: type[D]
+
+    async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[D | None]:
+        docs = await self.model.find({"_id": {"$in": list(set(keys))}}).to_list()
+        found = {doc.id: doc for doc in docs}
+        return [found.get(key) for key in keys]
+
+    def prime_many(self, docs: Sequence[D]) -> None:
+        """Seed the cache with documents already read by another query."""
+        for doc in docs:
+            if doc.id is not None:
+                self.prime(doc.id, doc)
+
+    async def load_document(self, key: PydanticObjectId) -> D | None:
+        """One document, or None."""
+        return await self.load(key)
+
+    async def load_documents(self, keys: Sequence[PydanticObjectId]) -> list[D]:
+        """The documents that exist among ``keys``, in key order."""
+        return [doc for doc in await self.load_many(keys) if doc is not None]
+
+
+class UserByIdLoader(_DocumentByIdLoader[User]):
+    """Users by id."""
+
+    model = User
+
+
+class WorkspaceByIdLoader(_DocumentByIdLoader[Workspace]):
+    """Workspaces by id."""
+
+    model = Workspace
+
+
+class NoteByIdLoader(_DocumentByIdLoader[Note]):
+    """Notes by id."""
+
+    model = Note

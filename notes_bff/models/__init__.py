@@ -1,0 +1,24 @@
+"""Beanie documents, one module per aggregate."""
+
+from beanie import Document
+
+from notes_bff.models.note import Note, NotePriority
+from notes_bff.models.notification import Notification, NotificationKind
+from notes_bff.models.session import RefreshSession
+from notes_bff.models.user import User
+from notes_bff.models.workspace import Member, Role, Workspace
+
+DOCUMENT_MODELS: list[type[Document]] = [User, Workspace, Note, Notification, RefreshSession]
+
+__all__ = [
+    "DOCUMENT_MODELS",
+    "Member",
+    "Note",
+    "NotePriority",
+    "Notification",
+    "NotificationKind",
+    "RefreshSession",
+    "Role",
+    "User",
+    "Workspace",
+]

@@ -1,0 +1,120 @@
+"""Keyset (cursor) pagination on a sort key plus ``_id``, with opaque cursors.
+
+A cursor holds the sort values of the last row seen, so inserting or deleting rows
+between pages never duplicates or skips a row that existed throughout.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from beanie import Document
+from beanie.odm.enums import SortDirection
+from bson import ObjectId
+
+from notes_bff.errors import BadInput
+from notes_bff.validation import page_size
+
+SortSpec = Sequence[tuple[str, int]]
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"d": int(value.timestamp() * 1000)}
+    if isinstance(value, ObjectId):
+        return {"o": str(value)}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        if "d" in value and isinstance(value["d"], int):
+            return datetime.fromtimestamp(value["d"] / 1000, UTC)
+        if "o" in value and ObjectId.is_valid(value["o"]):
+            return ObjectId(value["o"])
+    if isinstance(value, int | str | bool) or value is None:
+        return value
+    raise ValueError("bad cursor value")
+
+
+def encode_cursor(sort_name: str, spec: SortSpec, row: dict[str, Any]) -> str:
+    """The opaque cursor that points just after ``row`` in the order ``spec``."""
+    payload = [sort_name, *(_encode_value(row[field]) for field, _ in spec)]
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+
+
+def decode_cursor(field: str, cursor: str, sort_name: str, spec: SortSpec) -> list[Any]:
+    """The sort values inside ``cursor``; ``BadInput`` if it is foreign or damaged."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = orjson.loads(raw)
+        if not isinstance(payload, list) or len(payload) != len(spec) + 1:
+            raise ValueError("bad cursor shape")
+        if payload[0] != sort_name:
+            raise BadInput(field, f"{field} was made for another sort order.")
+        return [_decode_value(v) for v in payload[1:]]
+    except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise BadInput(field, f"{field} is not a valid cursor.") from exc
+
+
+def after_filter(spec: SortSpec, values: Sequence[Any]) -> dict[str, Any]:
+    """The filter for rows strictly after ``values`` in the order ``spec``."""
+    branches: list[dict[str, Any]] = []
+    for i, (field, direction) in enumerate(spec):
+        branch: dict[str, Any] = {f: values[j] for j, (f, _) in enumerate(spec[:i])}
+        branch[field] = {"$gt" if direction > 0 else "$lt": values[i]}
+        branches.append(branch)
+    return {"$or": branches}
+
+
+D = TypeVar("D", bound=Document)
+
+
+@dataclass
+class Page(Generic[D]):
+    """One page of a keyset-paginated list; ``count`` runs only when called."""
+
+    items: list[D]
+    cursors: list[str]
+    has_next_page: bool
+    count: Callable[[], Awaitable[int]]
+
+
+def beanie_sort(spec: SortSpec) -> list[tuple[str, SortDirection]]:
+    """``spec`` in the form Beanie's ``sort()`` takes."""
+    return [(name, SortDirection(direction)) for name, direction in spec]
+
+
+def _sort_value(doc: Document, field_name: str) -> Any:
+    return doc.id if field_name == "_id" else getattr(doc, field_name)
+
+
+async def keyset_page(
+    model: type[D],
+    flt: dict[str, Any],
+    sort_name: str,
+    spec: SortSpec,
+    first: int,
+    after: str | None,
+) -> Page[D]:
+    """The ``first`` documents of ``flt`` after the ``after`` cursor, in order ``spec``."""
+    first = page_size("first", first)
+    query = flt
+    if after:
+        query = {"$and": [flt, after_filter(spec, decode_cursor("after", after, sort_name, spec))]}
+    rows: list[D] = await model.find(query).sort(beanie_sort(spec)).limit(first + 1).to_list()
+    items = rows[:first]
+    cursors = [
+        encode_cursor(sort_name, spec, {f: _sort_value(doc, f) for f, _ in spec}) for doc in items
+    ]
+
+    async def count() -> int:
+        return await model.find(flt).count()
+
+    return Page(items, cursors, len(rows) > first, count)

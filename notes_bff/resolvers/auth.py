@@ -1,0 +1,83 @@
+"""Sign-up, log-in, refresh rotation and log-out; tokens go in the payload and in cookies."""
+
+from __future__ import annotations
+
+import contextlib
+
+from pymongo.errors import DuplicateKeyError
+
+from notes_bff.auth.cookies import REFRESH_COOKIE, clear_auth_cookies, set_auth_cookies
+from notes_bff.auth.sessions import IssuedTokens
+from notes_bff.context import Context
+from notes_bff.errors import Conflict, Unauthenticated
+from notes_bff.models import User
+from notes_bff.validation import NAME_LENGTH, email, password, single_line
+
+
+def _signed_in(ctx: Context, issued: IssuedTokens) -> None:
+    """Set the cookies, and make the new user this request's viewer (for the payload)."""
+    ctx.claims = ctx.sessions.tokens.verify(issued.access_token, "access")
+    ctx.auth_error = None
+    set_auth_cookies(
+        ctx.response,
+        access=issued.access_token,
+        access_expires=issued.access_expires_at,
+        refresh=issued.refresh_token,
+        refresh_max_age=ctx.settings.refresh_token_ttl_seconds,
+        secure=ctx.settings.is_production,
+    )
+
+
+async def sign_up(ctx: Context, raw_email: str, raw_password: str, name: str) -> IssuedTokens:
+    """Register a user and sign them in."""
+    user = User(
+        email=email("input.email", raw_email),
+        name=single_line("input.name", name, NAME_LENGTH),
+        password_hash=await ctx.passwords.hash(password("input.password", raw_password)),
+    )
+    try:
+        await user.insert()
+    except DuplicateKeyError:
+        raise Conflict("That email is already registered.", field="input.email") from None
+    assert user.id is not None
+    issued = await ctx.sessions.start(user.id)
+    _signed_in(ctx, issued)
+    return issued
+
+
+async def log_in(ctx: Context, raw_email: str, raw_password: str) -> IssuedTokens:
+    """Sign in with email and password."""
+    user = await User.find_one({"email": email("input.email", raw_email)})
+    if not await ctx.passwords.verify(user.password_hash if user else None, raw_password):
+        raise Unauthenticated("Wrong email or password.")
+    assert user is not None
+    assert user.id is not None
+    issued = await ctx.sessions.start(user.id)
+    _signed_in(ctx, issued)
+    return issued
+
+
+async def refresh_session(ctx: Context, refresh_token: str | None) -> IssuedTokens:
+    """Rotate a refresh token (argument, else the ``nb_refresh`` cookie)."""
+    token = refresh_token or ctx.request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise Unauthenticated("No refresh token was sent.")
+    issued = await ctx.sessions.rotate(token)
+    _signed_in(ctx, issued)
+    return issued
+
+
+async def log_out(ctx: Context) -> bool:
+    """Revoke the current login's refresh family (from the access or refresh token)."""
+    families: set[str | None] = set()
+    if ctx.claims is not None:
+        families.add(ctx.claims.family_id)
+    cookie = ctx.request.cookies.get(REFRESH_COOKIE)
+    if cookie:
+        with contextlib.suppress(Unauthenticated):
+            families.add(ctx.sessions.tokens.verify(cookie, "refresh").family_id)
+    for family in families:
+        if family:
+            await ctx.sessions.revoke_family(family)
+    clear_auth_cookies(ctx.response, secure=ctx.settings.is_production)
+    return True

@@ -1,0 +1,118 @@
+"""The dashboard: note sections and statistics across the viewer's workspaces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from notes_bff.context import Context
+from notes_bff.models import Note, NotePriority
+from notes_bff.models.clock import now
+from notes_bff.resolvers.access import viewer_workspaces
+from notes_bff.resolvers.note_queries import (
+    SORT_SPECS,
+    NoteQuery,
+    NoteSort,
+    notes_filter,
+    top_notes,
+)
+from notes_bff.validation import bounded_int
+
+DUE_ASC = SORT_SPECS[NoteSort.DUE_DATE_ASC]
+MAX_DAYS = 366
+
+
+@dataclass
+class DashboardStatsData:
+    """The dashboard's counters."""
+
+    total: int
+    pinned: int
+    overdue: int
+    due_this_week: int
+    by_priority: list[tuple[NotePriority, int]]
+    by_workspace: list[tuple[PydanticObjectId, int]]
+    tags: list[tuple[str, int]]
+
+
+class DashboardView:
+    """The viewer's dashboard; each section is one indexed query."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.moment = now()
+
+    async def _live(self) -> dict[str, Any] | None:
+        ids = [ws.id for ws in await viewer_workspaces(self.ctx) if ws.id is not None]
+        return notes_filter(ids, NoteQuery()) if ids else None
+
+    async def _section(self, extra: dict[str, Any], sort: Any, first: int) -> list[Note]:
+        live = await self._live()
+        return await top_notes({**live, **extra}, sort, first) if live else []
+
+    async def pinned(self, first: int) -> list[Note]:
+        """Pinned notes, most recently updated first."""
+        return await self._section({"is_pinned": True}, [("updated_at", -1), ("_id", -1)], first)
+
+    async def due_soon(self, days: int, first: int) -> list[Note]:
+        """Notes due from now to ``days`` ahead, soonest first."""
+        until = self.moment + timedelta(days=bounded_int("days", days, 1, MAX_DAYS))
+        return await self._section(
+            {"due_sort": {"$gte": self.moment, "$lte": until}}, DUE_ASC, first
+        )
+
+    async def overdue(self, first: int) -> list[Note]:
+        """Notes whose due date has passed, oldest due first."""
+        return await self._section({"due_sort": {"$lt": self.moment}}, DUE_ASC, first)
+
+    async def recent(self, first: int) -> list[Note]:
+        """Most recently updated notes."""
+        return await self._section({}, SORT_SPECS[NoteSort.UPDATED_AT_DESC], first)
+
+    async def assigned_to_me(self, first: int) -> list[Note]:
+        """Notes assigned to the viewer, soonest due first."""
+        return await self._section({"assignee_ids": self.ctx.require_viewer()}, DUE_ASC, first)
+
+    async def stats(self) -> DashboardStatsData:
+        """Every counter in one aggregation (``$facet``)."""
+        live = await self._live()
+        if live is None:
+            return DashboardStatsData(0, 0, 0, 0, [], [], [])
+        week = self.moment + timedelta(days=7)
+        facets = {
+            "total": [{"$count": "n"}],
+            "pinned": [{"$match": {"is_pinned": True}}, {"$count": "n"}],
+            "overdue": [{"$match": {"due_sort": {"$lt": self.moment}}}, {"$count": "n"}],
+            "week": [
+                {"$match": {"due_sort": {"$gte": self.moment, "$lte": week}}},
+                {"$count": "n"},
+            ],
+            "priority": [{"$group": {"_id": "$priority", "n": {"$sum": 1}}}],
+            "workspace": [{"$group": {"_id": "$workspace_id", "n": {"$sum": 1}}}],
+            "tags": [{"$unwind": "$tags"}, {"$group": {"_id": "$tags", "n": {"$sum": 1}}}],
+        }
+        projection = {"priority": 1, "workspace_id": 1, "tags": 1, "is_pinned": 1, "due_sort": 1}
+        [row] = await Note.aggregate(
+            [{"$match": live}, {"$project": projection}, {"$facet": facets}]
+        ).to_list()
+
+        def single(name: str) -> int:
+            return int(row[name][0]["n"]) if row[name] else 0
+
+        priorities = {r["_id"]: int(r["n"]) for r in row["priority"]}
+        return DashboardStatsData(
+            total=single("total"),
+            pinned=single("pinned"),
+            overdue=single("overdue"),
+            due_this_week=single("week"),
+            by_priority=[(p, priorities.get(p.value, 0)) for p in reversed(NotePriority)],
+            by_workspace=sorted(
+                ((r["_id"], int(r["n"])) for r in row["workspace"]), key=lambda t: -t[1]
+            ),
+            tags=sorted(
+                ((r["_id"], int(r["n"])) for r in row["tags"]), key=lambda t: (-t[1], t[0])
+            ),
+        )

@@ -1,0 +1,124 @@
+"""Reading notes: filters, stable sort orders and keyset pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from notes_bff.models import Note, NotePriority
+from notes_bff.pagination import Page, SortSpec, beanie_sort, keyset_page
+from notes_bff.validation import object_id, page_size, search_pattern, tags
+
+
+class NoteSort(StrEnum):
+    """Orders of a note list; each is total (ties broken by id)."""
+
+    CREATED_AT_DESC = "CREATED_AT_DESC"
+    CREATED_AT_ASC = "CREATED_AT_ASC"
+    UPDATED_AT_DESC = "UPDATED_AT_DESC"
+    DUE_DATE_ASC = "DUE_DATE_ASC"
+    PRIORITY_DESC = "PRIORITY_DESC"
+
+
+SORT_SPECS: dict[NoteSort, SortSpec] = {
+    NoteSort.CREATED_AT_DESC: [("created_at", -1), ("_id", -1)],
+    NoteSort.CREATED_AT_ASC: [("created_at", 1), ("_id", 1)],
+    NoteSort.UPDATED_AT_DESC: [("updated_at", -1), ("_id", -1)],
+    NoteSort.DUE_DATE_ASC: [("due_sort", 1), ("_id", 1)],
+    NoteSort.PRIORITY_DESC: [("priority_rank", -1), ("created_at", -1), ("_id", -1)],
+}
+
+
+@dataclass(frozen=True)
+class NoteQuery:
+    """A validated ``NoteFilter``."""
+
+    tags: list[str] = field(default_factory=list)
+    is_pinned: bool | None = None
+    priorities: list[NotePriority] = field(default_factory=list)
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    author_id: PydanticObjectId | None = None
+    assignee_id: PydanticObjectId | None = None
+    include_archived: bool = False
+    search: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        tag_list: list[str] | None = None,
+        is_pinned: bool | None = None,
+        priorities: list[NotePriority] | None = None,
+        due_before: datetime | None = None,
+        due_after: datetime | None = None,
+        author_id: str | None = None,
+        assignee_id: str | None = None,
+        include_archived: bool | None = False,
+        search: str | None = None,
+    ) -> NoteQuery:
+        """Validate raw filter values (``BAD_USER_INPUT`` names ``filter.<field>``)."""
+        return cls(
+            tags=tags("filter.tags", tag_list or []),
+            is_pinned=is_pinned,
+            priorities=list(dict.fromkeys(priorities or [])),
+            due_before=due_before,
+            due_after=due_after,
+            author_id=object_id("filter.authorId", author_id) if author_id else None,
+            assignee_id=object_id("filter.assigneeId", assignee_id) if assignee_id else None,
+            include_archived=bool(include_archived),
+            search=search_pattern("filter.search", search) if search else None,
+        )
+
+
+def notes_filter(workspace_ids: Sequence[PydanticObjectId], query: NoteQuery) -> dict[str, Any]:
+    """The MongoDB filter for ``query`` within some workspaces.
+
+    ``is_archived`` is always constrained (``$in`` when archived notes are included) so the
+    compound indexes ``(workspace_id, is_archived, <sort>)`` serve every sort order.
+    """
+    ids = list(dict.fromkeys(workspace_ids))
+    flt: dict[str, Any] = {
+        "workspace_id": ids[0] if len(ids) == 1 else {"$in": ids},
+        "is_archived": {"$in": [False, True]} if query.include_archived else False,
+    }
+    if query.tags:
+        flt["tags"] = {"$all": query.tags}
+    if query.is_pinned is not None:
+        flt["is_pinned"] = query.is_pinned
+    if query.priorities:
+        flt["priority"] = {"$in": [p.value for p in query.priorities]}
+    due: dict[str, datetime] = {}
+    if query.due_before is not None:
+        due["$lt"] = query.due_before
+    if query.due_after is not None:
+        due["$gt"] = query.due_after
+        flt["due_date"] = {"$ne": None}
+    if due:
+        flt["due_sort"] = due
+    if query.author_id is not None:
+        flt["author_id"] = query.author_id
+    if query.assignee_id is not None:
+        flt["assignee_ids"] = query.assignee_id
+    if query.search:
+        pattern = {"$regex": query.search, "$options": "i"}
+        flt["$or"] = [{"title": pattern}, {"content": pattern}, {"tags": pattern}]
+    return flt
+
+
+async def page_of_notes(
+    flt: dict[str, Any], sort: NoteSort, first: int, after: str | None
+) -> Page[Note]:
+    """The ``first`` notes matching ``flt`` after the ``after`` cursor, in ``sort`` order."""
+    return await keyset_page(Note, flt, sort.value, SORT_SPECS[sort], first, after)
+
+
+async def top_notes(flt: dict[str, Any], sort: SortSpec, first: int) -> list[Note]:
+    """The first ``first`` notes of ``flt`` in order ``sort`` (dashboard sections)."""
+    limit = page_size("first", first)
+    return await Note.find(flt).sort(beanie_sort(sort)).limit(limit).to_list()

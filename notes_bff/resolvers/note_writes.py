@@ -1,0 +1,226 @@
+"""Writing notes: create, update (optionally version-checked), delete, bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+
+from notes_bff.context import Context
+from notes_bff.errors import AppError, BadInput, Conflict, NotFound
+from notes_bff.models import Note, NotePriority, NotificationKind, Role, Workspace
+from notes_bff.models.clock import now
+from notes_bff.models.note import NO_DUE_DATE
+from notes_bff.resolvers.access import note_for_change, require_role, workspace_for_change
+from notes_bff.resolvers.notifications import notify
+from notes_bff.validation import (
+    CONTENT_MAX,
+    TITLE_LENGTH,
+    moment,
+    multi_line,
+    object_ids,
+    single_line,
+    tags,
+)
+
+# Fields of UpdateNoteInput that may be set to null (clearing them); the others may not.
+_NULLABLE = {"due_date"}
+_FIELD_NAMES = {
+    "title": "title",
+    "content": "content",
+    "tags": "tags",
+    "is_pinned": "isPinned",
+    "priority": "priority",
+    "due_date": "dueDate",
+    "is_archived": "isArchived",
+    "assignee_ids": "assigneeIds",
+    "mention_ids": "mentionIds",
+}
+
+
+def _members_only(field_name: str, ids: list[PydanticObjectId], workspace: Workspace) -> None:
+    strangers = [str(i) for i in ids if workspace.role_of(i) is None]
+    if strangers:
+        raise BadInput(field_name, f"{field_name}: not members of the workspace: {strangers}")
+
+
+def validate_changes(raw: dict[str, Any], prefix: str = "input") -> dict[str, Any]:
+    """Validated ``$set`` values for the given UpdateNoteInput fields (python names)."""
+    changes: dict[str, Any] = {}
+    for name, value in raw.items():
+        path = f"{prefix}.{_FIELD_NAMES[name]}"
+        if value is None and name not in _NULLABLE:
+            raise BadInput(path, f"{path} cannot be null; leave it out to keep it unchanged.")
+        if name == "title":
+            changes[name] = single_line(path, value, TITLE_LENGTH)
+        elif name == "content":
+            changes[name] = multi_line(path, value, CONTENT_MAX)
+        elif name == "tags":
+            changes[name] = tags(path, value)
+        elif name == "priority":
+            priority = NotePriority(value)
+            changes.update(priority=priority.value, priority_rank=priority.rank)
+        elif name == "due_date":
+            due = moment(value) if value is not None else None
+            changes.update(due_date=due, due_sort=due or NO_DUE_DATE)
+        elif name in ("assignee_ids", "mention_ids"):
+            changes[name] = object_ids(path, value)
+        else:
+            changes[name] = bool(value)
+    return changes
+
+
+async def _notify_new_people(
+    ctx: Context, note: Note, before: Note | None, actor: PydanticObjectId
+) -> None:
+    for kind, attr, verb in (
+        (NotificationKind.ASSIGNED, "assignee_ids", "assigned you to"),
+        (NotificationKind.MENTION, "mention_ids", "mentioned you in"),
+    ):
+        old = set(getattr(before, attr)) if before else set()
+        new = [u for u in getattr(note, attr) if u not in old and u != actor]
+        await notify(ctx, kind, new, f"{{actor}} {verb} “{note.title}”", note=note, actor=actor)
+
+
+async def create_note(ctx: Context, workspace_id: str, raw: dict[str, Any]) -> Note:
+    """A new note in a workspace where the viewer is at least an editor."""
+    viewer = ctx.require_viewer()
+    workspace = await workspace_for_change(ctx, workspace_id, Role.EDITOR, "input.workspaceId")
+    changes = validate_changes(raw)
+    for name in ("assignee_ids", "mention_ids"):
+        _members_only(f"input.{_FIELD_NAMES[name]}", changes.get(name, []), workspace)
+    note = Note(workspace_id=workspace.id, author_id=viewer, last_edited_by_id=viewer, **changes)
+    await note.insert()
+    await _notify_new_people(ctx, note, None, viewer)
+    return note
+
+
+async def update_note(
+    ctx: Context, note_id: str, raw: dict[str, Any], expected_version: int | None
+) -> Note:
+    """Apply the given changes atomically; with ``expected_version``, only to that version."""
+    viewer = ctx.require_viewer()
+    before, workspace = await note_for_change(ctx, note_id)
+    changes = validate_changes(raw)
+    for name in ("assignee_ids", "mention_ids"):
+        _members_only(f"input.{_FIELD_NAMES[name]}", changes.get(name, []), workspace)
+    flt: dict[str, Any] = {"_id": before.id}
+    if expected_version is not None:
+        flt["version"] = expected_version
+    raw_after = await Note.get_pymongo_collection().find_one_and_update(
+        flt,
+        {
+            "$set": {**changes, "updated_at": now(), "last_edited_by_id": viewer},
+            "$inc": {"version": 1},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw_after is None:
+        if expected_version is not None and await Note.get(before.id) is not None:
+            raise Conflict(
+                f"The note changed since version {expected_version}; reload and retry.",
+                field="expectedVersion",
+            )
+        raise NotFound("No such note.")
+    after: Note = Note.model_validate(raw_after)
+    await _notify_new_people(ctx, after, before, viewer)
+    return after
+
+
+async def delete_note(ctx: Context, note_id: str) -> PydanticObjectId:
+    """Delete a note the viewer may edit."""
+    note, _ = await note_for_change(ctx, note_id)
+    result = await Note.get_pymongo_collection().delete_one({"_id": note.id})
+    if result.deleted_count != 1:
+        raise NotFound("No such note.")
+    assert note.id is not None
+    return note.id
+
+
+@dataclass
+class BulkOutcome:
+    """Per-id results of a bulk mutation."""
+
+    succeeded: list[PydanticObjectId] = field(default_factory=list)
+    failures: list[tuple[str, AppError]] = field(default_factory=list)
+
+
+async def _editable(ctx: Context, raw_ids: Sequence[str], outcome: BulkOutcome) -> list[Note]:
+    """The notes among ``raw_ids`` the viewer may edit; the others become failures."""
+    viewer = ctx.require_viewer()
+    ids = object_ids("ids", list(raw_ids))
+    notes = await ctx.loaders.note_by_id.load_many(ids)
+    workspaces = await ctx.loaders.workspace_by_id.load_documents(
+        [n.workspace_id for n in notes if n is not None]
+    )
+    by_id = {ws.id: ws for ws in workspaces}
+    allowed: list[Note] = []
+    for note_id, note in zip(ids, notes, strict=True):
+        workspace = by_id.get(note.workspace_id) if note else None
+        try:
+            if note is None or workspace is None or workspace.role_of(viewer) is None:
+                raise NotFound("No such note.")
+            require_role(workspace, viewer, Role.EDITOR)
+            allowed.append(note)
+        except AppError as exc:
+            outcome.failures.append((str(note_id), exc))
+    return allowed
+
+
+async def bulk_update_notes(
+    ctx: Context, raw_ids: Sequence[str], raw: dict[str, Any]
+) -> BulkOutcome:
+    """Apply one change to many notes; notes the viewer may not edit are reported, untouched."""
+    viewer = ctx.require_viewer()
+    changes = validate_changes(raw)
+    outcome = BulkOutcome()
+    targets: list[Note] = []
+    for note in await _editable(ctx, raw_ids, outcome):
+        workspace = await ctx.loaders.workspace_by_id.load_document(note.workspace_id)
+        assert workspace is not None
+        try:
+            for name in ("assignee_ids", "mention_ids"):
+                _members_only(f"input.{_FIELD_NAMES[name]}", changes.get(name, []), workspace)
+            targets.append(note)
+        except AppError as exc:
+            outcome.failures.append((str(note.id), exc))
+    if targets:
+        await Note.get_pymongo_collection().update_many(
+            {"_id": {"$in": [n.id for n in targets]}},
+            {
+                "$set": {**changes, "updated_at": now(), "last_edited_by_id": viewer},
+                "$inc": {"version": 1},
+            },
+        )
+        outcome.succeeded = await _still_there([n.id for n in targets if n.id], outcome)
+        for note in targets:
+            if note.id in outcome.succeeded:
+                await _notify_new_people(ctx, note.model_copy(update=changes), note, viewer)
+    return outcome
+
+
+async def bulk_delete_notes(ctx: Context, raw_ids: Sequence[str]) -> BulkOutcome:
+    """Delete many notes; notes the viewer may not edit are reported, untouched."""
+    outcome = BulkOutcome()
+    targets = [n.id for n in await _editable(ctx, raw_ids, outcome) if n.id is not None]
+    if targets:
+        existing = await _still_there(targets, outcome)
+        await Note.get_pymongo_collection().delete_many({"_id": {"$in": existing}})
+        outcome.succeeded = existing
+    return outcome
+
+
+async def _still_there(ids: list[PydanticObjectId], outcome: BulkOutcome) -> list[PydanticObjectId]:
+    """``ids`` that still exist; the vanished ones are recorded as NOT_FOUND."""
+    found = {
+        doc["_id"]
+        for doc in await Note.get_pymongo_collection()
+        .find({"_id": {"$in": ids}}, projection={"_id": 1})
+        .to_list()
+    }
+    for vanished in (i for i in ids if i not in found):
+        outcome.failures.append((str(vanished), NotFound("No such note.")))
+    return [i for i in ids if i in found]

@@ -1,0 +1,69 @@
+"""Notifications: creating them, listing them, marking them read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from notes_bff.context import Context
+from notes_bff.models import Note, Notification, NotificationKind, Workspace
+from notes_bff.pagination import Page, keyset_page
+from notes_bff.validation import object_ids
+
+NOTIFICATION_SORT = [("created_at", -1), ("_id", -1)]
+
+
+async def notify(
+    ctx: Context,
+    kind: NotificationKind,
+    user_ids: Sequence[PydanticObjectId],
+    template: str,
+    *,
+    actor: PydanticObjectId,
+    note: Note | None = None,
+    workspace: Workspace | None = None,
+) -> list[Notification]:
+    """Store one notification per user; ``{actor}`` in ``template`` becomes the actor's name."""
+    if not user_ids:
+        return []
+    actor_doc = await ctx.loaders.user_by_id.load_document(actor)
+    message = template.format(actor=actor_doc.name if actor_doc else "Someone")
+    docs = [
+        Notification(
+            user_id=user_id,
+            kind=kind,
+            message=message,
+            note_id=note.id if note else None,
+            workspace_id=note.workspace_id if note else (workspace.id if workspace else None),
+            actor_id=actor,
+        )
+        for user_id in dict.fromkeys(user_ids)
+    ]
+    await Notification.insert_many(docs)
+    return docs
+
+
+async def page_of_notifications(
+    ctx: Context, unread_only: bool, first: int, after: str | None
+) -> Page[Notification]:
+    """The viewer's notifications, newest first."""
+    flt: dict[str, Any] = {"user_id": ctx.require_viewer()}
+    if unread_only:
+        flt["read"] = False
+    return await keyset_page(Notification, flt, "NOTIFICATIONS", NOTIFICATION_SORT, first, after)
+
+
+async def unread_count(ctx: Context) -> int:
+    """How many of the viewer's notifications are unread."""
+    return await Notification.find({"user_id": ctx.require_viewer(), "read": False}).count()
+
+
+async def mark_read(ctx: Context, raw_ids: Sequence[str] | None) -> int:
+    """Mark the given (or all) of the viewer's notifications read; how many changed."""
+    flt: dict[str, Any] = {"user_id": ctx.require_viewer(), "read": False}
+    if raw_ids is not None:
+        flt["_id"] = {"$in": object_ids("ids", list(raw_ids), max_count=1000)}
+    result = await Notification.get_pymongo_collection().update_many(flt, {"$set": {"read": True}})
+    return int(result.modified_count)

@@ -1,0 +1,40 @@
+"""The strawberry schema: the contract's Query and Mutation roots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import strawberry
+from graphql.error import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
+from notes_bff.schema.errors import ErrorCodes
+from notes_bff.schema.root import Mutation, Query
+from notes_bff.schema.scalars import DATETIME_SCALAR
+
+
+class NotesSchema(strawberry.Schema):
+    """A schema whose errors are logged by :class:`ErrorCodes`, each once, with its id."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Logged (and masked) by ``ErrorCodes``; strawberry's own logging would repeat it."""
+
+
+def build_schema(*, introspection: bool = True) -> NotesSchema:
+    """The schema; ``introspection=False`` refuses ``__schema``/``__type`` queries."""
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [ErrorCodes]
+    if not introspection:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return NotesSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map={datetime: DATETIME_SCALAR}),
+    )

@@ -1,0 +1,80 @@
+"""Every GraphQL error gets an ``extensions.code``; unexpected ones are masked and logged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import structlog
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.error import GraphQLError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+)
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+
+from notes_bff.errors import AppError, ServiceUnavailable
+
+log = structlog.get_logger("notes_bff.errors")
+
+MONGO_OUTAGES = (ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout, ConnectionFailure)
+MASKED_MESSAGE = "Unexpected error."
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
+
+
+def classify(error: GraphQLError, phase: str, request_id: str) -> GraphQLError:
+    """The client-safe version of ``error`` with its ``extensions.code``."""
+    original = error.original_error
+    if isinstance(original, MONGO_OUTAGES):
+        log.warning("mongodb_unavailable", request_id=request_id, error=str(original))
+        original = ServiceUnavailable()
+    if isinstance(original, AppError):
+        return _with(error, original.message, original.as_extensions())
+    if original is None and phase in ("parse", "validate"):
+        code = "GRAPHQL_PARSE_FAILED" if phase == "parse" else "GRAPHQL_VALIDATION_FAILED"
+        return _with(error, error.message, {**(error.extensions or {}), "code": code})
+    if original is None and error.path is None:
+        # graphql-core's own errors before execution: variable coercion and the like.
+        return _with(error, error.message, {"code": "BAD_USER_INPUT"})
+    log.error(
+        "unexpected_error",
+        request_id=request_id,
+        path=error.path,
+        exc_info=original or error,
+    )
+    return _with(error, MASKED_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id})
+
+
+class ErrorCodes(SchemaExtension):
+    """Rewrites each operation's errors through :func:`classify`."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        ctx = self.execution_context
+        result = ctx.result
+        if not isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult):
+            return
+        if not result.errors:
+            return
+        if ctx.graphql_document is None:
+            phase = "parse"
+        elif ctx.pre_execution_errors:
+            phase = "validate"
+        else:
+            phase = "execute"
+        request_id = getattr(ctx.context, "request_id", "")
+        result.errors = [classify(e, phase, request_id) for e in result.errors]

@@ -1,0 +1,231 @@
+"""The Note type, note connections, and the note inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from notes_bff.markdown import excerpt, render_html
+from notes_bff.models import Note as NoteDoc
+from notes_bff.pagination import Page
+from notes_bff.resolvers.note_queries import NoteQuery
+from notes_bff.schema.enums import NotePriority
+from notes_bff.schema.info import Info
+from notes_bff.schema.users import UserType, load_user, load_users
+from notes_bff.schema.workspaces import WorkspaceType
+from notes_bff.validation import bounded_int
+
+EXCERPT_MAX = 2000
+
+
+@strawberry.type(name="Note")
+class NoteType:
+    """A Markdown note in a workspace."""
+
+    id: strawberry.ID
+    title: str
+    content: str = strawberry.field(description="Markdown source, as written.")
+    tags: list[str]
+    is_pinned: bool
+    priority: NotePriority
+    due_date: datetime | None
+    is_archived: bool
+    version: int = strawberry.field(
+        description="Increments on every change; used for optimistic concurrency."
+    )
+    created_at: datetime
+    updated_at: datetime
+    doc: strawberry.Private[NoteDoc]
+
+    @classmethod
+    def from_document(cls, doc: NoteDoc) -> NoteType:
+        """Wrap a stored note."""
+        return cls(
+            id=strawberry.ID(str(doc.id)),
+            title=doc.title,
+            content=doc.content,
+            tags=doc.tags,
+            is_pinned=doc.is_pinned,
+            priority=doc.priority,
+            due_date=doc.due_date,
+            is_archived=doc.is_archived,
+            version=doc.version,
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+            doc=doc,
+        )
+
+    @strawberry.field
+    async def workspace(self, info: Info) -> WorkspaceType:
+        doc = await info.context.loaders.workspace_by_id.load_document(self.doc.workspace_id)
+        if doc is None:
+            raise LookupError("the note's workspace is gone")
+        return WorkspaceType.from_document(doc)
+
+    @strawberry.field
+    async def author(self, info: Info) -> UserType:
+        return await load_user(info, self.doc.author_id)
+
+    @strawberry.field(
+        description="Content rendered from Markdown to HTML and sanitized against XSS."
+    )
+    def content_html(self) -> str:
+        return render_html(self.doc.content)
+
+    @strawberry.field(description="Plain-text excerpt of the content, at most `length` characters.")
+    def excerpt(self, length: int | None = 160) -> str:
+        length = 160 if length is None else length
+        return excerpt(self.doc.content, bounded_int("length", length, 1, EXCERPT_MAX))
+
+    @strawberry.field
+    async def assignees(self, info: Info) -> list[UserType]:
+        return await load_users(info, list(self.doc.assignee_ids))
+
+    @strawberry.field
+    async def mentions(self, info: Info) -> list[UserType]:
+        return await load_users(info, list(self.doc.mention_ids))
+
+    @strawberry.field
+    async def last_edited_by(self, info: Info) -> UserType | None:
+        if self.doc.last_edited_by_id is None:
+            return None
+        return await load_user(info, self.doc.last_edited_by_id)
+
+
+@strawberry.type
+class PageInfo:
+    """Where a page ends and whether another follows."""
+
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class NoteEdge:
+    """A note and its cursor."""
+
+    cursor: str
+    node: NoteType
+
+
+@strawberry.type
+class NoteConnection:
+    """A page of notes."""
+
+    edges: list[NoteEdge]
+    nodes: list[NoteType]
+    page_info: PageInfo
+    page: strawberry.Private[Page[NoteDoc]]
+
+    @classmethod
+    def from_page(cls, page: Page[NoteDoc]) -> NoteConnection:
+        """Wrap a keyset page."""
+        nodes = [NoteType.from_document(n) for n in page.items]
+        return cls(
+            edges=[NoteEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
+            nodes=nodes,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+            page=page,
+        )
+
+    @strawberry.field(description="All matching notes; counted only when asked for.")
+    async def total_count(self) -> int:
+        return await self.page.count()
+
+
+@strawberry.input
+class NoteFilter:
+    """Which notes to list; every given condition must hold."""
+
+    tags: list[str] | None = strawberry.field(
+        default=None, description="Notes carrying every one of these tags."
+    )
+    is_pinned: bool | None = None
+    priorities: list[NotePriority] | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    author_id: strawberry.ID | None = None
+    assignee_id: strawberry.ID | None = None
+    include_archived: bool | None = False
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive text match on title, content and tags."
+    )
+
+
+def to_note_query(flt: NoteFilter | None) -> NoteQuery:
+    """Validate a ``NoteFilter`` (None means no conditions)."""
+    if flt is None:
+        return NoteQuery()
+    return NoteQuery.parse(
+        tag_list=flt.tags,
+        is_pinned=flt.is_pinned,
+        priorities=flt.priorities,
+        due_before=flt.due_before,
+        due_after=flt.due_after,
+        author_id=flt.author_id,
+        assignee_id=flt.assignee_id,
+        include_archived=flt.include_archived,
+        search=flt.search,
+    )
+
+
+@strawberry.input
+class CreateNoteInput:
+    """A new note."""
+
+    workspace_id: strawberry.ID
+    title: str
+    content: str | None = ""
+    tags: list[str] | None = strawberry.field(default_factory=list)
+    is_pinned: bool | None = False
+    priority: NotePriority | None = NotePriority.MEDIUM
+    due_date: datetime | None = None
+    assignee_ids: list[strawberry.ID] | None = strawberry.field(default_factory=list)
+    mention_ids: list[strawberry.ID] | None = strawberry.field(default_factory=list)
+
+
+@strawberry.input(
+    description="Only the fields given are changed. `dueDate: null` clears the due date."
+)
+class UpdateNoteInput:
+    """Changes to a note."""
+
+    title: str | None = strawberry.UNSET
+    content: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    is_pinned: bool | None = strawberry.UNSET
+    priority: NotePriority | None = strawberry.UNSET
+    due_date: datetime | None = strawberry.UNSET
+    is_archived: bool | None = strawberry.UNSET
+    assignee_ids: list[strawberry.ID] | None = strawberry.UNSET
+    mention_ids: list[strawberry.ID] | None = strawberry.UNSET
+
+
+def given_fields(value: object) -> dict[str, object]:
+    """The fields of an input object that the client actually sent (UNSET left out)."""
+    return {
+        name: getattr(value, name)
+        for name in value.__dataclass_fields__  # type: ignore[attr-defined]
+        if getattr(value, name) is not strawberry.UNSET
+    }
+
+
+@strawberry.type
+class BulkFailure:
+    """Why one id of a bulk mutation was not changed."""
+
+    id: strawberry.ID
+    code: str
+    message: str
+
+
+@strawberry.type
+class BulkResult:
+    """What a bulk mutation did, id by id."""
+
+    succeeded_ids: list[strawberry.ID]
+    failures: list[BulkFailure]

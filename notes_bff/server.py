@@ -1,0 +1,116 @@
+"""``create_app(settings)``: the aiohttp application, and the gunicorn entry point."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+
+import orjson
+from aiohttp import web
+from pymongo.monitoring import CommandListener
+
+from notes_bff.auth.passwords import Passwords
+from notes_bff.auth.sessions import SessionService
+from notes_bff.auth.tokens import TokenService
+from notes_bff.config import Settings
+from notes_bff.db import mongo_context, redis_context
+from notes_bff.http import middlewares
+from notes_bff.http.view import NotesGraphQLView
+from notes_bff.keys import METRICS, MONGO, PASSWORDS, REDIS, SESSIONS, SETTINGS
+from notes_bff.logs import configure_logging
+from notes_bff.metrics import Metrics
+from notes_bff.schema import build_schema
+
+READY_TIMEOUT_S = 2.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: 200 while the process serves."""
+    return web.json_response({"status": "ok"})
+
+
+async def _check(name: str, probe: asyncio.Future[object] | object) -> tuple[str, str | None]:
+    try:
+        await asyncio.wait_for(probe, READY_TIMEOUT_S)  # type: ignore[arg-type]
+    except Exception as exc:
+        return name, f"{type(exc).__name__}: {exc}"[:300]
+    return name, None
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: 200 only while MongoDB and Redis both answer; else 503 naming the failures."""
+    app = request.app
+    results = await asyncio.gather(
+        _check("mongodb", app[MONGO].admin.command("ping")),
+        _check("redis", app[REDIS].ping()),
+    )
+    failed = {name: error for name, error in results if error}
+    body = {"status": "unavailable" if failed else "ready", "failed": failed}
+    return web.Response(
+        body=orjson.dumps(body), status=503 if failed else 200, content_type="application/json"
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format."""
+    response = web.Response(body=request.app[METRICS].render())
+    response.content_type = "text/plain"
+    response.charset = "utf-8"
+    response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+    return response
+
+
+def create_app(
+    settings: Settings | None = None, *, mongo_listeners: Sequence[CommandListener] = ()
+) -> web.Application:
+    """The application for ``settings`` (default: from the environment).
+
+    ``mongo_listeners`` are pymongo command listeners (tests count round trips with one).
+    """
+    settings = settings or Settings()
+    app_metrics = Metrics()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            middlewares.observe(app_metrics),
+            middlewares.security_headers(settings),
+            middlewares.cors(settings),
+            middlewares.compression(settings.compress_min_bytes),
+            middlewares.json_errors,
+        ],
+    )
+    tokens = TokenService(
+        key=settings.jwt_key(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = app_metrics
+    app[SESSIONS] = SessionService(tokens)
+    app[PASSWORDS] = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+    app.cleanup_ctx.append(mongo_context(mongo_listeners))
+    app.cleanup_ctx.append(redis_context)
+    view = NotesGraphQLView(
+        build_schema(introspection=settings.introspection_enabled),
+        app_metrics,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allowed_origins=settings.cors_origins,
+    )
+    app.router.add_route("GET", "/graphql", view)
+    app.router.add_route("POST", "/graphql", view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def gunicorn_app() -> web.Application:
+    """Gunicorn target (``notes_bff.server:gunicorn_app``) for ``aiohttp.GunicornWebWorker``."""
+    settings = Settings()
+    configure_logging(
+        json=settings.log_json if settings.log_json is not None else settings.is_production
+    )
+    return create_app(settings)
