@@ -14,6 +14,7 @@ from aiohttp.web_response import ContentCoding
 
 from notes_bff.config import Settings
 from notes_bff.http.responses import error_response
+from notes_bff.keys import REQUEST_ID
 from notes_bff.metrics import Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,7 +38,7 @@ def observe(metrics: Metrics) -> web.middleware:  # type: ignore[valid-type]
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("X-Request-Id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request["request_id"] = request_id
+        request[REQUEST_ID] = request_id
         started = time.perf_counter()
         status = 500
         try:

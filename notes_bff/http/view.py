@@ -17,7 +17,7 @@ from notes_bff.auth.cookies import ACCESS_COOKIE
 from notes_bff.context import Context
 from notes_bff.errors import AppError, Forbidden
 from notes_bff.http.responses import error_response
-from notes_bff.keys import PASSWORDS, SESSIONS, SETTINGS
+from notes_bff.keys import PASSWORDS, REQUEST_ID, SESSIONS, SETTINGS
 from notes_bff.loaders import build_loaders
 from notes_bff.metrics import Metrics
 
@@ -78,7 +78,7 @@ class NotesGraphQLView(GraphQLView[Context, None]):
             loaders=build_loaders(),
             sessions=sessions,
             passwords=app[PASSWORDS],
-            request_id=request.get("request_id", ""),
+            request_id=request.get(REQUEST_ID, ""),
         )
         if token:
             try:

@@ -23,6 +23,7 @@ log = structlog.get_logger("notes_bff.errors")
 
 MONGO_OUTAGES = (ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout, ConnectionFailure)
 MASKED_MESSAGE = "Unexpected error."
+COERCION_ERRORS = (GraphQLError, ValueError, TypeError)
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
@@ -47,8 +48,8 @@ def classify(error: GraphQLError, phase: str, request_id: str) -> GraphQLError:
     if original is None and phase in ("parse", "validate"):
         code = "GRAPHQL_PARSE_FAILED" if phase == "parse" else "GRAPHQL_VALIDATION_FAILED"
         return _with(error, error.message, {**(error.extensions or {}), "code": code})
-    if original is None and error.path is None:
-        # graphql-core's own errors before execution: variable coercion and the like.
+    if error.path is None and (original is None or isinstance(original, COERCION_ERRORS)):
+        # graphql-core's errors before execution: variable values that do not coerce.
         return _with(error, error.message, {"code": "BAD_USER_INPUT"})
     log.error(
         "unexpected_error",

@@ -1,0 +1,183 @@
+"""Test fixtures: one pair of real embedded servers (SecantusDB, valkey) for the session."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import DummyCookieJar
+from aiohttp.test_utils import TestClient, TestServer
+from pymongo import monitoring
+
+from notes_bff.config import Settings
+from notes_bff.embedded import EmbeddedProcess, embedded_servers
+from notes_bff.server import create_app
+
+JWT_SECRET = "test-secret-" + "x" * 40
+_counter = itertools.count()
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the MongoDB commands a client sends (round trips), by name."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.commands.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def reset(self) -> None:
+        self.commands.clear()
+
+    def data_commands(self) -> list[str]:
+        """Commands other than the driver's own monitoring (hello, ping…)."""
+        return [c for c in self.commands if c.lower() not in {"hello", "ismaster", "ping", "endsessions"}]
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, EmbeddedProcess]]:
+    data_dir = tmp_path_factory.mktemp("embedded")
+    with embedded_servers(data_dir, mongodb=True, redis=True, test_commands=True) as started:
+        yield started
+
+
+def make_settings(servers: dict[str, EmbeddedProcess], data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "mongodb_uri": servers["mongodb"].url,
+        "redis_url": servers["redis"].url,
+        "mongodb_db": f"test_{uuid.uuid4().hex[:8]}",
+        "jwt_secret": JWT_SECRET,
+        "data_dir": data_dir,
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 64,
+        "mongodb_timeout_ms": 3000,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def settings(servers: dict[str, EmbeddedProcess], tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(servers, tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def command_counter() -> CommandCounter:
+    return CommandCounter()
+
+
+@dataclass
+class Reply:
+    """A GraphQL HTTP response."""
+
+    status: int
+    body: dict[str, Any]
+    headers: Any = None
+
+    @property
+    def data(self) -> Any:
+        return self.body.get("data")
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return self.body.get("errors") or []
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.get("extensions", {}).get("code") for e in self.errors]
+
+
+@dataclass
+class Api:
+    """A GraphQL client over the aiohttp test client."""
+
+    client: TestClient  # type: ignore[type-arg]
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        all_headers = {"Authorization": f"Bearer {token}"} if token else {}
+        all_headers.update(headers or {})
+        resp = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
+        return Reply(resp.status, await resp.json(), resp.headers)
+
+    async def ok(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> Any:
+        reply = await self.gql(query, variables, **kw)
+        assert not reply.errors, reply.errors
+        return reply.data
+
+    async def sign_up(self, name: str = "Test User") -> dict[str, Any]:
+        """A new user: {id, email, token, refresh, name}."""
+        email = f"user{next(_counter)}-{secrets.token_hex(3)}@example.com"
+        data = await self.ok(
+            "mutation($i: SignUpInput!) { signUp(input: $i) "
+            "{ accessToken refreshToken user { id name email } } }",
+            {"i": {"email": email, "password": "correct horse", "name": name}},
+        )
+        payload = data["signUp"]
+        return {
+            "id": payload["user"]["id"],
+            "email": email,
+            "name": name,
+            "token": payload["accessToken"],
+            "refresh": payload["refreshToken"],
+        }
+
+    async def workspace(self, owner: dict[str, Any], name: str = "Team") -> str:
+        data = await self.ok(
+            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { id } }",
+            {"i": {"name": name}},
+            token=owner["token"],
+        )
+        return str(data["createWorkspace"]["id"])
+
+    async def add(self, owner: dict[str, Any], ws: str, user: dict[str, Any], role: str) -> None:
+        await self.ok(
+            "mutation($w: ID!, $e: String!, $r: Role!) "
+            "{ addMember(workspaceId: $w, email: $e, role: $r) { role } }",
+            {"w": ws, "e": user["email"], "r": role},
+            token=owner["token"],
+        )
+
+    async def note(self, user: dict[str, Any], ws: str, **fields: Any) -> dict[str, Any]:
+        data = await self.ok(
+            "mutation($i: CreateNoteInput!) { createNote(input: $i) { id title version } }",
+            {"i": {"workspaceId": ws, "title": fields.pop("title", "A note"), **fields}},
+            token=user["token"],
+        )
+        return dict(data["createNote"])
+
+
+@pytest.fixture(scope="session")
+async def app_client(
+    settings: Settings, command_counter: CommandCounter
+) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    app = create_app(settings, mongo_listeners=[command_counter])
+    # No cookie jar: each test sends the cookies it means to send.
+    async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
+        yield client
+
+
+@pytest.fixture
+def api(app_client: TestClient) -> Api:  # type: ignore[type-arg]
+    return Api(app_client)
