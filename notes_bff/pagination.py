@@ -102,19 +102,24 @@ async def keyset_page(
     spec: SortSpec,
     first: int,
     after: str | None,
+    hint: str,
 ) -> Page[D]:
-    """The ``first`` documents of ``flt`` after the ``after`` cursor, in order ``spec``."""
+    """The ``first`` documents of ``flt`` after the ``after`` cursor, in order ``spec``.
+
+    ``hint`` names the index built for this query shape (see ``docs/decisions.md``).
+    """
     first = page_size("first", first)
     query = flt
     if after:
         query = {"$and": [flt, after_filter(spec, decode_cursor("after", after, sort_name, spec))]}
-    rows: list[D] = await model.find(query).sort(beanie_sort(spec)).limit(first + 1).to_list()
+    found = model.find(query, hint=hint).sort(beanie_sort(spec)).limit(first + 1)
+    rows: list[D] = await found.to_list()
     items = rows[:first]
     cursors = [
         encode_cursor(sort_name, spec, {f: _sort_value(doc, f) for f, _ in spec}) for doc in items
     ]
 
     async def count() -> int:
-        return await model.find(flt).count()
+        return await model.find(flt, hint=hint).count()
 
     return Page(items, cursors, len(rows) > first, count)

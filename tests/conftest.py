@@ -43,7 +43,11 @@ class CommandCounter(monitoring.CommandListener):
 
     def data_commands(self) -> list[str]:
         """Commands other than the driver's own monitoring (hello, ping…)."""
-        return [c for c in self.commands if c.lower() not in {"hello", "ismaster", "ping", "endsessions"}]
+        return [
+            c
+            for c in self.commands
+            if c.lower() not in {"hello", "ismaster", "ping", "endsessions"}
+        ]
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +57,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Embe
         yield started
 
 
-def make_settings(servers: dict[str, EmbeddedProcess], data_dir: Path, **overrides: Any) -> Settings:
+def make_settings(
+    servers: dict[str, EmbeddedProcess], data_dir: Path, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = {
         "mongodb_uri": servers["mongodb"].url,
         "redis_url": servers["redis"].url,
@@ -69,7 +75,9 @@ def make_settings(servers: dict[str, EmbeddedProcess], data_dir: Path, **overrid
 
 
 @pytest.fixture(scope="session")
-def settings(servers: dict[str, EmbeddedProcess], tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    servers: dict[str, EmbeddedProcess], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return make_settings(servers, tmp_path_factory.mktemp("data"))
 
 
@@ -180,4 +188,10 @@ async def app_client(
 
 @pytest.fixture
 def api(app_client: TestClient) -> Api:  # type: ignore[type-arg]
+    return Api(app_client)
+
+
+@pytest.fixture(scope="module")
+def api_module(app_client: TestClient) -> Api:  # type: ignore[type-arg]
+    """The same client, for module-scoped data fixtures."""
     return Api(app_client)

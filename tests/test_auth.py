@@ -20,7 +20,9 @@ async def test_sign_up_sets_http_only_cookies(api: Api) -> None:
         "/graphql",
         json={
             "query": "mutation($i: SignUpInput!) { signUp(input: $i) { user { email } } }",
-            "variables": {"i": {"email": "Cookie@Example.com", "password": "12345678", "name": "C"}},
+            "variables": {
+                "i": {"email": "Cookie@Example.com", "password": "12345678", "name": "C"}
+            },
         },
     )
     body = await resp.json()
@@ -98,7 +100,9 @@ async def test_log_out_revokes_the_family_and_clears_cookies(api: Api) -> None:
         headers={"Authorization": f"Bearer {user['token']}"},
     )
     assert (await resp.json())["data"] == {"logOut": True}
-    cleared = [c for c in resp.headers.getall("Set-Cookie") if c.startswith(("nb_access", "nb_refresh"))]
+    cleared = [
+        c for c in resp.headers.getall("Set-Cookie") if c.startswith(("nb_access", "nb_refresh"))
+    ]
     assert len(cleared) == 2 and all("Max-Age=0" in c or "expires" in c.lower() for c in cleared)
     assert (await api.gql(REFRESH, {"t": user["refresh"]})).codes == ["UNAUTHENTICATED"]
 
@@ -158,7 +162,9 @@ async def test_cookie_auth_and_csrf_prevention(api: Api) -> None:
             headers={**cookie, "Content-Type": "application/x-www-form-urlencoded"},
         ),
         await api.client.post(
-            "/graphql", data=json.dumps({"query": ME}), headers={**cookie, "Content-Type": "text/plain"}
+            "/graphql",
+            data=json.dumps({"query": ME}),
+            headers={**cookie, "Content-Type": "text/plain"},
         ),
     ]
     for resp in refused:

@@ -24,61 +24,117 @@ MATRIX: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "notes": (
         "query($w: ID!) { notes(workspaceId: $w) { nodes { id } } }",
-        {"owner": OK, "editor": OK, "viewer": OK, "outsider": "empty", "anonymous": "UNAUTHENTICATED"},
+        {
+            "owner": OK,
+            "editor": OK,
+            "viewer": OK,
+            "outsider": "empty",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "updateWorkspace": (
-        "mutation($w: ID!) { updateWorkspace(id: $w, input: {name: \"Renamed\"}) { name } }",
-        {"owner": OK, "editor": "FORBIDDEN", "viewer": "FORBIDDEN", "outsider": "NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        'mutation($w: ID!) { updateWorkspace(id: $w, input: {name: "Renamed"}) { name } }',
+        {
+            "owner": OK,
+            "editor": "FORBIDDEN",
+            "viewer": "FORBIDDEN",
+            "outsider": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "deleteWorkspace": (
         "mutation($w: ID!) { deleteWorkspace(id: $w) }",
-        {"owner": OK, "editor": "FORBIDDEN", "viewer": "FORBIDDEN", "outsider": "NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        {
+            "owner": OK,
+            "editor": "FORBIDDEN",
+            "viewer": "FORBIDDEN",
+            "outsider": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "addMember": (
         "mutation($w: ID!, $e: String!) { addMember(workspaceId: $w, email: $e, role: VIEWER) { role } }",
-        {"owner": OK, "editor": "FORBIDDEN", "viewer": "FORBIDDEN", "outsider": "NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        {
+            "owner": OK,
+            "editor": "FORBIDDEN",
+            "viewer": "FORBIDDEN",
+            "outsider": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "updateMemberRole": (
         "mutation($w: ID!, $u: ID!) { updateMemberRole(workspaceId: $w, userId: $u, role: EDITOR) { role } }",
-        {"owner": OK, "editor": "FORBIDDEN", "viewer": "FORBIDDEN", "outsider": "NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        {
+            "owner": OK,
+            "editor": "FORBIDDEN",
+            "viewer": "FORBIDDEN",
+            "outsider": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "removeMember": (
         "mutation($w: ID!, $u: ID!) { removeMember(workspaceId: $w, userId: $u) }",
-        {"owner": OK, "editor": "FORBIDDEN", "viewer": "FORBIDDEN", "outsider": "NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        {
+            "owner": OK,
+            "editor": "FORBIDDEN",
+            "viewer": "FORBIDDEN",
+            "outsider": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "createNote": (
-        "mutation($w: ID!) { createNote(input: {workspaceId: $w, title: \"T\"}) { id } }",
-        {"owner": OK, "editor": OK, "viewer": "FORBIDDEN", "outsider": "NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        'mutation($w: ID!) { createNote(input: {workspaceId: $w, title: "T"}) { id } }',
+        {
+            "owner": OK,
+            "editor": OK,
+            "viewer": "FORBIDDEN",
+            "outsider": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "updateNote": (
-        "mutation($n: ID!) { updateNote(id: $n, input: {title: \"T2\"}) { title } }",
-        {"owner": OK, "editor": OK, "viewer": "FORBIDDEN", "outsider": "NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        'mutation($n: ID!) { updateNote(id: $n, input: {title: "T2"}) { title } }',
+        {
+            "owner": OK,
+            "editor": OK,
+            "viewer": "FORBIDDEN",
+            "outsider": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "deleteNote": (
         "mutation($n: ID!) { deleteNote(id: $n) }",
-        {"owner": OK, "editor": OK, "viewer": "FORBIDDEN", "outsider": "NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        {
+            "owner": OK,
+            "editor": OK,
+            "viewer": "FORBIDDEN",
+            "outsider": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "bulkUpdateNotes": (
         "mutation($n: ID!) { bulkUpdateNotes(ids: [$n], input: {isPinned: true}) "
         "{ succeededIds failures { id code } } }",
-        {"owner": OK, "editor": OK, "viewer": "bulk:FORBIDDEN", "outsider": "bulk:NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        {
+            "owner": OK,
+            "editor": OK,
+            "viewer": "bulk:FORBIDDEN",
+            "outsider": "bulk:NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "bulkDeleteNotes": (
         "mutation($n: ID!) { bulkDeleteNotes(ids: [$n]) { succeededIds failures { id code } } }",
-        {"owner": OK, "editor": OK, "viewer": "bulk:FORBIDDEN", "outsider": "bulk:NOT_FOUND",
-         "anonymous": "UNAUTHENTICATED"},
+        {
+            "owner": OK,
+            "editor": OK,
+            "viewer": "bulk:FORBIDDEN",
+            "outsider": "bulk:NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
     ),
     "createWorkspace": (
-        "mutation { createWorkspace(input: {name: \"Mine\"}) { id viewerRole } }",
+        'mutation { createWorkspace(input: {name: "Mine"}) { id viewerRole } }',
         {"owner": OK, "editor": OK, "viewer": OK, "outsider": OK, "anonymous": "UNAUTHENTICATED"},
     ),
     "markNotificationsRead": (
@@ -97,8 +153,9 @@ MATRIX: dict[str, tuple[str, dict[str, str]]] = {
 
 
 async def _world(api: Api) -> dict[str, Any]:
-    owner, editor, viewer, outsider, target = [await api.sign_up(n) for n in
-                                               ("Owner", "Editor", "Viewer", "Outsider", "Target")]
+    owner, editor, viewer, outsider, target = [
+        await api.sign_up(n) for n in ("Owner", "Editor", "Viewer", "Outsider", "Target")
+    ]
     ws = await api.workspace(owner)
     await api.add(owner, ws, editor, "EDITOR")
     await api.add(owner, ws, viewer, "VIEWER")

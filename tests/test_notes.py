@@ -26,7 +26,9 @@ async def team(api: Api) -> dict[str, Any]:
 
 async def test_create_normalizes_and_returns_every_field(api: Api, team: dict[str, Any]) -> None:
     data = await api.ok(
-        "mutation($i: CreateNoteInput!) { createNote(input: $i) { " + NOTE_FIELDS + " author { id } "
+        "mutation($i: CreateNoteInput!) { createNote(input: $i) { "
+        + NOTE_FIELDS
+        + " author { id } "
         "workspace { id } lastEditedBy { id } createdAt updatedAt } }",
         {
             "i": {
@@ -65,7 +67,9 @@ async def test_create_normalizes_and_returns_every_field(api: Api, team: dict[st
         ({"assigneeIds": ["0123456789abcdef01234567"]}, "input.assigneeIds"),
     ],
 )
-async def test_invalid_note_input(api: Api, team: dict[str, Any], fields: dict[str, Any], field: str) -> None:
+async def test_invalid_note_input(
+    api: Api, team: dict[str, Any], fields: dict[str, Any], field: str
+) -> None:
     reply = await api.gql(
         "mutation($i: CreateNoteInput!) { createNote(input: $i) { id } }",
         {"i": {"workspaceId": team["ws"], "title": "ok", **fields}},
@@ -136,7 +140,9 @@ async def test_content_html_is_sanitized(api: Api, team: dict[str, Any]) -> None
         assert html["excerpt"].startswith("hello")
 
 
-async def test_markdown_renders_links_safely_and_excerpt_is_plain(api: Api, team: dict[str, Any]) -> None:
+async def test_markdown_renders_links_safely_and_excerpt_is_plain(
+    api: Api, team: dict[str, Any]
+) -> None:
     content = "## Title\n\nSee [docs](https://example.com) and `code`.\n\n" + "word " * 100
     note = await api.note(team["owner"], team["ws"], content=content)
     data = await api.ok(
@@ -145,19 +151,30 @@ async def test_markdown_renders_links_safely_and_excerpt_is_plain(api: Api, team
         token=team["owner"]["token"],
     )
     n = data["note"]
-    assert '<a href="https://example.com" rel="noopener noreferrer nofollow">docs</a>' in n["contentHtml"]
+    assert (
+        '<a href="https://example.com" rel="noopener noreferrer nofollow">docs</a>'
+        in n["contentHtml"]
+    )
     assert n["short"].startswith("Title See docs and code.")
     assert len(n["short"]) <= 40 and n["short"].endswith("…")
     assert len(n["full"]) <= 160 and "<" not in n["full"]
 
 
-async def test_update_changes_only_given_fields_and_null_due_date_clears(api: Api, team: dict[str, Any]) -> None:
-    note = await api.note(team["owner"], team["ws"], title="Old", tags=["a"], dueDate="2031-05-01T00:00:00Z")
+async def test_update_changes_only_given_fields_and_null_due_date_clears(
+    api: Api, team: dict[str, Any]
+) -> None:
+    note = await api.note(
+        team["owner"], team["ws"], title="Old", tags=["a"], dueDate="2031-05-01T00:00:00Z"
+    )
     t = team["owner"]["token"]
-    updated = (await api.ok(UPDATE, {"id": note["id"], "i": {"title": "New"}}, token=t))["updateNote"]
+    updated = (await api.ok(UPDATE, {"id": note["id"], "i": {"title": "New"}}, token=t))[
+        "updateNote"
+    ]
     assert updated["title"] == "New" and updated["tags"] == ["a"]
     assert updated["dueDate"] == "2031-05-01T00:00:00.000Z" and updated["version"] == 2
-    cleared = (await api.ok(UPDATE, {"id": note["id"], "i": {"dueDate": None}}, token=t))["updateNote"]
+    cleared = (await api.ok(UPDATE, {"id": note["id"], "i": {"dueDate": None}}, token=t))[
+        "updateNote"
+    ]
     assert cleared["dueDate"] is None and cleared["title"] == "New" and cleared["version"] == 3
     refused = await api.gql(UPDATE, {"id": note["id"], "i": {"title": None}}, token=t)
     assert refused.codes == ["BAD_USER_INPUT"]
@@ -168,20 +185,29 @@ async def test_expected_version_conflict_is_atomic(api: Api, team: dict[str, Any
     t = team["owner"]["token"]
     # Ten concurrent writers all expecting version 1: exactly one wins.
     replies = await asyncio.gather(
-        *(api.gql(UPDATE, {"id": note["id"], "i": {"title": f"w{i}"}, "v": 1}, token=t) for i in range(10))
+        *(
+            api.gql(UPDATE, {"id": note["id"], "i": {"title": f"w{i}"}, "v": 1}, token=t)
+            for i in range(10)
+        )
     )
     winners = [r for r in replies if not r.errors]
     assert len(winners) == 1
     assert all(r.codes == ["CONFLICT"] for r in replies if r.errors)
-    final = await api.ok("query($id: ID!) { note(id: $id) { title version } }", {"id": note["id"]}, token=t)
+    final = await api.ok(
+        "query($id: ID!) { note(id: $id) { title version } }", {"id": note["id"]}, token=t
+    )
     assert final["note"] == {"title": winners[0].data["updateNote"]["title"], "version": 2}
 
 
 async def test_unknown_ids(api: Api, team: dict[str, Any]) -> None:
     t = team["owner"]["token"]
     missing = "0123456789abcdef01234567"
-    assert (await api.ok("query($id: ID!) { note(id: $id) { id } }", {"id": missing}, token=t)) == {"note": None}
-    assert (await api.gql("mutation($id: ID!) { deleteNote(id: $id) }", {"id": missing}, token=t)).codes == ["NOT_FOUND"]
+    assert (await api.ok("query($id: ID!) { note(id: $id) { id } }", {"id": missing}, token=t)) == {
+        "note": None
+    }
+    assert (
+        await api.gql("mutation($id: ID!) { deleteNote(id: $id) }", {"id": missing}, token=t)
+    ).codes == ["NOT_FOUND"]
     bad = await api.gql("query($id: ID!) { workspace(id: $id) { id } }", {"id": "zzz"}, token=t)
     assert bad.codes == ["BAD_USER_INPUT"] and bad.errors[0]["extensions"]["field"] == "id"
 
@@ -189,13 +215,17 @@ async def test_unknown_ids(api: Api, team: dict[str, Any]) -> None:
 async def test_delete_note(api: Api, team: dict[str, Any]) -> None:
     note = await api.note(team["owner"], team["ws"])
     t = team["owner"]["token"]
-    assert (await api.ok("mutation($id: ID!) { deleteNote(id: $id) }", {"id": note["id"]}, token=t)) == {
-        "deleteNote": note["id"]
-    }
-    assert (await api.ok("query($id: ID!) { note(id: $id) { id } }", {"id": note["id"]}, token=t)) == {"note": None}
+    assert (
+        await api.ok("mutation($id: ID!) { deleteNote(id: $id) }", {"id": note["id"]}, token=t)
+    ) == {"deleteNote": note["id"]}
+    assert (
+        await api.ok("query($id: ID!) { note(id: $id) { id } }", {"id": note["id"]}, token=t)
+    ) == {"note": None}
 
 
-async def test_search_is_literal_case_insensitive_and_bounded(api: Api, team: dict[str, Any]) -> None:
+async def test_search_is_literal_case_insensitive_and_bounded(
+    api: Api, team: dict[str, Any]
+) -> None:
     t, ws = team["owner"]["token"], team["ws"]
     await api.note(team["owner"], ws, title="Budget (Q3) review", content="numbers")
     await api.note(team["owner"], ws, title="Lunch", content="Pizza *and* salad", tags=["food"])
@@ -220,8 +250,16 @@ async def test_filters(api: Api, team: dict[str, Any]) -> None:
     owner, ws, t = team["owner"], team["ws"], team["owner"]["token"]
     mate = await api.sign_up("Mate")
     await api.add(owner, ws, mate, "EDITOR")
-    await api.note(owner, ws, title="a", tags=["x", "y"], isPinned=True, priority="URGENT",
-                   dueDate="2030-01-01T00:00:00Z", assigneeIds=[mate["id"]])
+    await api.note(
+        owner,
+        ws,
+        title="a",
+        tags=["x", "y"],
+        isPinned=True,
+        priority="URGENT",
+        dueDate="2030-01-01T00:00:00Z",
+        assigneeIds=[mate["id"]],
+    )
     await api.note(mate, ws, title="b", tags=["x"], priority="LOW", dueDate="2030-06-01T00:00:00Z")
     archived = await api.note(owner, ws, title="c")
     await api.ok(UPDATE, {"id": archived["id"], "i": {"isArchived": True}}, token=t)
@@ -259,9 +297,14 @@ async def test_bulk_update_and_delete_report_per_id(api: Api, team: dict[str, An
     )
     result = data["bulkUpdateNotes"]
     assert sorted(result["succeededIds"]) == sorted(n["id"] for n in mine)
-    assert {(f["id"], f["code"]) for f in result["failures"]} == {(theirs["id"], "NOT_FOUND"), (missing, "NOT_FOUND")}
+    assert {(f["id"], f["code"]) for f in result["failures"]} == {
+        (theirs["id"], "NOT_FOUND"),
+        (missing, "NOT_FOUND"),
+    }
     check = await api.ok(
-        "query($id: ID!) { note(id: $id) { isPinned priority version } }", {"id": theirs["id"]}, token=stranger["token"]
+        "query($id: ID!) { note(id: $id) { isPinned priority version } }",
+        {"id": theirs["id"]},
+        token=stranger["token"],
     )
     assert check["note"] == {"isPinned": False, "priority": "MEDIUM", "version": 1}
     pinned = await api.ok(
@@ -269,7 +312,9 @@ async def test_bulk_update_and_delete_report_per_id(api: Api, team: dict[str, An
         {"w": ws},
         token=owner["token"],
     )
-    assert pinned["notes"]["totalCount"] == 3 and {n["version"] for n in pinned["notes"]["nodes"]} == {2}
+    assert pinned["notes"]["totalCount"] == 3 and {
+        n["version"] for n in pinned["notes"]["nodes"]
+    } == {2}
     deleted = await api.ok(
         "mutation($ids: [ID!]!) { bulkDeleteNotes(ids: $ids) { succeededIds failures { id code } } }",
         {"ids": [mine[0]["id"], theirs["id"]]},
@@ -279,9 +324,13 @@ async def test_bulk_update_and_delete_report_per_id(api: Api, team: dict[str, An
         "succeededIds": [mine[0]["id"]],
         "failures": [{"id": theirs["id"], "code": "NOT_FOUND"}],
     }
-    assert (await api.ok("query($id: ID!) { note(id: $id) { id } }", {"id": theirs["id"]}, token=stranger["token"]))[
-        "note"
-    ]
+    assert (
+        await api.ok(
+            "query($id: ID!) { note(id: $id) { id } }",
+            {"id": theirs["id"]},
+            token=stranger["token"],
+        )
+    )["note"]
     too_many = await api.gql(
         "mutation($ids: [ID!]!) { bulkDeleteNotes(ids: $ids) { succeededIds } }",
         {"ids": [missing] * 101},

@@ -12,21 +12,38 @@ from beanie import PydanticObjectId
 from notes_bff.models import Note
 
 
+# Aggregations over the unarchived notes of some workspaces read this index's prefix.
+LIVE_NOTES_INDEX = "ws_created"
+
+
 def live_notes_of(workspace_ids: Sequence[PydanticObjectId]) -> dict[str, Any]:
     """The filter for the unarchived notes of some workspaces."""
     return {"workspace_id": {"$in": list(set(workspace_ids))}, "is_archived": False}
+
+
+def note_count_pipeline(keys: Sequence[PydanticObjectId]) -> list[dict[str, Any]]:
+    """Unarchived notes per workspace."""
+    return [
+        {"$match": live_notes_of(keys)},
+        {"$group": {"_id": "$workspace_id", "n": {"$sum": 1}}},
+    ]
+
+
+def tag_count_pipeline(keys: Sequence[PydanticObjectId]) -> list[dict[str, Any]]:
+    """Tag usage per workspace."""
+    return [
+        {"$match": live_notes_of(keys)},
+        {"$project": {"workspace_id": 1, "tags": 1}},
+        {"$unwind": "$tags"},
+        {"$group": {"_id": {"ws": "$workspace_id", "tag": "$tags"}, "n": {"$sum": 1}}},
+    ]
 
 
 class NoteCountByWorkspaceLoader(DataLoader[PydanticObjectId, int]):
     """How many unarchived notes each workspace holds."""
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[int]:
-        rows = await Note.aggregate(
-            [
-                {"$match": live_notes_of(keys)},
-                {"$group": {"_id": "$workspace_id", "n": {"$sum": 1}}},
-            ]
-        ).to_list()
+        rows = await Note.aggregate(note_count_pipeline(keys), hint=LIVE_NOTES_INDEX).to_list()
         counts = {row["_id"]: row["n"] for row in rows}
         return [int(counts.get(key, 0)) for key in keys]
 
@@ -38,14 +55,7 @@ class TagCountsByWorkspaceLoader(DataLoader[PydanticObjectId, TagCounts]):
     """Tag usage of each workspace's unarchived notes, most used first, then by name."""
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[TagCounts]:
-        rows = await Note.aggregate(
-            [
-                {"$match": live_notes_of(keys)},
-                {"$project": {"workspace_id": 1, "tags": 1}},
-                {"$unwind": "$tags"},
-                {"$group": {"_id": {"ws": "$workspace_id", "tag": "$tags"}, "n": {"$sum": 1}}},
-            ]
-        ).to_list()
+        rows = await Note.aggregate(tag_count_pipeline(keys), hint=LIVE_NOTES_INDEX).to_list()
         by_workspace: dict[PydanticObjectId, TagCounts] = defaultdict(list)
         for row in rows:
             by_workspace[row["_id"]["ws"]].append((row["_id"]["tag"], int(row["n"])))

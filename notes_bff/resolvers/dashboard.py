@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
 
 from notes_bff.context import Context
+from notes_bff.loaders.aggregates import LIVE_NOTES_INDEX
 from notes_bff.models import Note, NotePriority
 from notes_bff.models.clock import now
 from notes_bff.resolvers.access import viewer_workspaces
@@ -81,38 +82,37 @@ class DashboardView:
         live = await self._live()
         if live is None:
             return DashboardStatsData(0, 0, 0, 0, [], [], [])
-        week = self.moment + timedelta(days=7)
-        facets = {
-            "total": [{"$count": "n"}],
-            "pinned": [{"$match": {"is_pinned": True}}, {"$count": "n"}],
-            "overdue": [{"$match": {"due_sort": {"$lt": self.moment}}}, {"$count": "n"}],
-            "week": [
-                {"$match": {"due_sort": {"$gte": self.moment, "$lte": week}}},
-                {"$count": "n"},
-            ],
-            "priority": [{"$group": {"_id": "$priority", "n": {"$sum": 1}}}],
-            "workspace": [{"$group": {"_id": "$workspace_id", "n": {"$sum": 1}}}],
-            "tags": [{"$unwind": "$tags"}, {"$group": {"_id": "$tags", "n": {"$sum": 1}}}],
-        }
-        projection = {"priority": 1, "workspace_id": 1, "tags": 1, "is_pinned": 1, "due_sort": 1}
-        [row] = await Note.aggregate(
-            [{"$match": live}, {"$project": projection}, {"$facet": facets}]
-        ).to_list()
+        pipeline = stats_pipeline(live, self.moment)
+        [row] = await Note.aggregate(pipeline, hint=LIVE_NOTES_INDEX).to_list()
 
         def single(name: str) -> int:
             return int(row[name][0]["n"]) if row[name] else 0
 
         priorities = {r["_id"]: int(r["n"]) for r in row["priority"]}
+        workspaces = [(r["_id"], int(r["n"])) for r in row["workspace"]]
+        tags = [(r["_id"], int(r["n"])) for r in row["tags"]]
         return DashboardStatsData(
             total=single("total"),
             pinned=single("pinned"),
             overdue=single("overdue"),
             due_this_week=single("week"),
             by_priority=[(p, priorities.get(p.value, 0)) for p in reversed(NotePriority)],
-            by_workspace=sorted(
-                ((r["_id"], int(r["n"])) for r in row["workspace"]), key=lambda t: -t[1]
-            ),
-            tags=sorted(
-                ((r["_id"], int(r["n"])) for r in row["tags"]), key=lambda t: (-t[1], t[0])
-            ),
+            by_workspace=sorted(workspaces, key=lambda t: -t[1]),
+            tags=sorted(tags, key=lambda t: (-t[1], t[0])),
         )
+
+
+def stats_pipeline(live: dict[str, Any], moment: datetime) -> list[dict[str, Any]]:
+    """The dashboard counters of the notes matching ``live``, as one ``$facet``."""
+    week = moment + timedelta(days=7)
+    facets = {
+        "total": [{"$count": "n"}],
+        "pinned": [{"$match": {"is_pinned": True}}, {"$count": "n"}],
+        "overdue": [{"$match": {"due_sort": {"$lt": moment}}}, {"$count": "n"}],
+        "week": [{"$match": {"due_sort": {"$gte": moment, "$lte": week}}}, {"$count": "n"}],
+        "priority": [{"$group": {"_id": "$priority", "n": {"$sum": 1}}}],
+        "workspace": [{"$group": {"_id": "$workspace_id", "n": {"$sum": 1}}}],
+        "tags": [{"$unwind": "$tags"}, {"$group": {"_id": "$tags", "n": {"$sum": 1}}}],
+    }
+    projection = {"priority": 1, "workspace_id": 1, "tags": 1, "is_pinned": 1, "due_sort": 1}
+    return [{"$match": live}, {"$project": projection}, {"$facet": facets}]

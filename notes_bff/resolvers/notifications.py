@@ -52,7 +52,10 @@ async def page_of_notifications(
     flt: dict[str, Any] = {"user_id": ctx.require_viewer()}
     if unread_only:
         flt["read"] = False
-    return await keyset_page(Notification, flt, "NOTIFICATIONS", NOTIFICATION_SORT, first, after)
+    hint = "user_read_created" if unread_only else "user_created"
+    return await keyset_page(
+        Notification, flt, "NOTIFICATIONS", NOTIFICATION_SORT, first, after, hint
+    )
 
 
 async def unread_count(ctx: Context) -> int:

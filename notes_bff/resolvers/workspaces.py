@@ -8,7 +8,7 @@ from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
 from notes_bff.context import Context
-from notes_bff.errors import Conflict, NotFound
+from notes_bff.errors import BadInput, Conflict, NotFound
 from notes_bff.models import Member, Note, Notification, NotificationKind, Role, User, Workspace
 from notes_bff.models.clock import now
 from notes_bff.resolvers.access import require_role, workspace_for_change
@@ -21,8 +21,6 @@ from notes_bff.validation import (
     object_id,
     single_line,
 )
-
-_UNSET: Any = object()
 
 
 def _description(field: str, value: str | None) -> str | None:
@@ -45,16 +43,16 @@ async def create_workspace(ctx: Context, name: str, description: str | None) -> 
     return workspace
 
 
-async def update_workspace(
-    ctx: Context, raw_id: str, name: str | None, description: Any = _UNSET
-) -> Workspace:
-    """Rename or re-describe a workspace (owners only); ``description=None`` clears it."""
+async def update_workspace(ctx: Context, raw_id: str, given: dict[str, Any]) -> Workspace:
+    """Rename or re-describe a workspace (owners only); ``description: None`` clears it."""
     workspace = await workspace_for_change(ctx, raw_id, Role.OWNER)
     changes: dict[str, Any] = {"updated_at": now()}
-    if name is not None:
-        changes["name"] = single_line("input.name", name, WORKSPACE_NAME_LENGTH)
-    if description is not _UNSET:
-        changes["description"] = _description("input.description", description)
+    if "name" in given:
+        if given["name"] is None:
+            raise BadInput("input.name", "input.name cannot be null.")
+        changes["name"] = single_line("input.name", given["name"], WORKSPACE_NAME_LENGTH)
+    if "description" in given:
+        changes["description"] = _description("input.description", given["description"])
     return await _apply(workspace.id, {}, {"$set": changes})
 
 

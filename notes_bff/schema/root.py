@@ -176,7 +176,7 @@ class Mutation:
         id: strawberry.ID,
         input: UpdateWorkspaceInput,
     ) -> WorkspaceType:
-        doc = await workspaces.update_workspace(info.context, id, **given_fields(input))  # type: ignore[arg-type]
+        doc = await workspaces.update_workspace(info.context, id, given_fields(input))
         return WorkspaceType.from_document(doc)
 
     @strawberry.mutation
