@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import structlog
 from aiohttp import web
@@ -12,7 +14,8 @@ from pymongo.monitoring import CommandListener
 from redis.asyncio import Redis
 
 from notes_bff.config import Settings
-from notes_bff.keys import MONGO, REDIS
+from notes_bff.errors import MONGO_OUTAGES
+from notes_bff.keys import MONGO, MONGO_READY, REDIS, SETTINGS
 from notes_bff.models import DOCUMENT_MODELS
 
 log = structlog.get_logger("notes_bff.db")
@@ -34,17 +37,47 @@ def mongo_client(settings: Settings, listeners: Sequence[CommandListener] = ()) 
     )
 
 
-def mongo_context(listeners: Sequence[CommandListener] = ()):  # type: ignore[no-untyped-def]
-    """A cleanup context that opens MongoDB, initializes Beanie (and indexes), then closes."""
+async def _init_beanie_until_ready(
+    client: AsyncMongoClient,  # type: ignore[type-arg]
+    settings: Settings,
+    ready: asyncio.Event,
+) -> None:
+    """Initialize Beanie (and build indexes), retrying with backoff while MongoDB is down."""
+    delay = 0.5
+    while True:
+        try:
+            await init_beanie(database=client[settings.mongodb_db], document_models=DOCUMENT_MODELS)
+        except MONGO_OUTAGES as exc:
+            log.warning("mongodb_not_ready", error=str(exc)[:200], retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        else:
+            ready.set()
+            return
+
+
+def mongo_context(
+    listeners: Sequence[CommandListener] = (),
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that opens MongoDB and initializes Beanie, then closes the client.
+
+    The first initialization is awaited, so a healthy server starts fully ready. When
+    MongoDB does not answer, the server starts anyway (``/readyz`` says 503, operations
+    answer ``SERVICE_UNAVAILABLE``) and keeps retrying in the background until it does.
+    """
 
     async def mongo(app: web.Application) -> AsyncIterator[None]:
-        from notes_bff.keys import SETTINGS
-
         settings = app[SETTINGS]
         client = mongo_client(settings, listeners)
-        await init_beanie(database=client[settings.mongodb_db], document_models=DOCUMENT_MODELS)
+        ready = asyncio.Event()
         app[MONGO] = client
+        app[MONGO_READY] = ready
+        task = asyncio.create_task(_init_beanie_until_ready(client, settings, ready))
+        await asyncio.wait([task], timeout=settings.mongodb_timeout_ms / 1000 + 1)
         yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await client.close()
 
     return mongo
@@ -52,8 +85,6 @@ def mongo_context(listeners: Sequence[CommandListener] = ()):  # type: ignore[no
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:
     """Open the Redis client (connections are made lazily) and close it on shutdown."""
-    from notes_bff.keys import SETTINGS
-
     settings = app[SETTINGS]
     if settings.redis_url is None:
         raise RuntimeError("NOTES_BFF_REDIS_URL is not set (the CLI starts an embedded server)")

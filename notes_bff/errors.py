@@ -4,6 +4,23 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from beanie.exceptions import CollectionWasNotInitialized
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+)
+
+# Exceptions that mean "MongoDB did not answer" (or has not answered yet since start-up).
+MONGO_OUTAGES = (
+    ServerSelectionTimeoutError,
+    AutoReconnect,
+    NetworkTimeout,
+    ConnectionFailure,
+    CollectionWasNotInitialized,
+)
+
 
 class AppError(Exception):
     """An expected error: its message and code are safe to show to the client."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
@@ -13,6 +15,7 @@ from notes_bff.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
 MONGO = web.AppKey("mongo", AsyncMongoClient)
+MONGO_READY = web.AppKey("mongo_ready", asyncio.Event)
 REDIS = web.AppKey("redis", Redis)
 SESSIONS = web.AppKey("sessions", SessionService)
 PASSWORDS = web.AppKey("passwords", Passwords)

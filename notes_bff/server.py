@@ -17,7 +17,7 @@ from notes_bff.config import Settings
 from notes_bff.db import mongo_context, redis_context
 from notes_bff.http import middlewares
 from notes_bff.http.view import NotesGraphQLView
-from notes_bff.keys import METRICS, MONGO, PASSWORDS, REDIS, SESSIONS, SETTINGS
+from notes_bff.keys import METRICS, MONGO, MONGO_READY, PASSWORDS, REDIS, SESSIONS, SETTINGS
 from notes_bff.logs import configure_logging
 from notes_bff.metrics import Metrics
 from notes_bff.schema import build_schema
@@ -46,6 +46,8 @@ async def readyz(request: web.Request) -> web.Response:
         _check("redis", app[REDIS].ping()),
     )
     failed = {name: error for name, error in results if error}
+    if "mongodb" not in failed and not app[MONGO_READY].is_set():
+        failed["mongodb"] = "initializing (indexes)"
     body = {"status": "unavailable" if failed else "ready", "failed": failed}
     return web.Response(
         body=orjson.dumps(body), status=503 if failed else 200, content_type="application/json"

@@ -28,9 +28,11 @@ class CommandCounter(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.commands: list[str] = []
+        self.targets: list[str] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.commands.append(event.command_name)
+        self.targets.append(f"{event.command_name}:{event.command.get(event.command_name)}")
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -40,6 +42,7 @@ class CommandCounter(monitoring.CommandListener):
 
     def reset(self) -> None:
         self.commands.clear()
+        self.targets.clear()
 
     def data_commands(self) -> list[str]:
         """Commands other than the driver's own monitoring (hello, ping…)."""

@@ -15,9 +15,9 @@ from strawberry.types import ExecutionResult
 
 from notes_bff.auth.cookies import ACCESS_COOKIE
 from notes_bff.context import Context
-from notes_bff.errors import AppError, Forbidden
+from notes_bff.errors import AppError, BadInput, Forbidden, ServiceUnavailable
 from notes_bff.http.responses import error_response
-from notes_bff.keys import PASSWORDS, REQUEST_ID, SESSIONS, SETTINGS
+from notes_bff.keys import MONGO_READY, PASSWORDS, REQUEST_ID, SESSIONS, SETTINGS
 from notes_bff.loaders import build_loaders
 from notes_bff.metrics import Metrics
 
@@ -65,6 +65,8 @@ class NotesGraphQLView(GraphQLView[Context, None]):
     ) -> Context:
         """Decode the bearer token or access cookie once; build fresh loaders."""
         app = request.app
+        if not app[MONGO_READY].is_set():
+            raise HTTPException(503, "MongoDB is not available yet; retry shortly.")
         sessions = app[SESSIONS]
         token = _bearer(request)
         if token is None and ACCESS_COOKIE in request.cookies:
@@ -95,6 +97,18 @@ class NotesGraphQLView(GraphQLView[Context, None]):
             if isinstance(exc.__cause__, InvalidOperationTypeError):
                 raise HTTPException(405, exc.reason) from exc
             raise
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson: rejects invalid UTF-8 too; a body must be an object or a batch (array)."""
+        try:
+            decoded = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        if not isinstance(decoded, dict | list) or (
+            isinstance(decoded, list) and not all(isinstance(item, dict) for item in decoded)
+        ):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return decoded
 
     def encode_json(self, data: object) -> bytes:
         """orjson: fast, and rejects nothing the schema can return."""
@@ -130,4 +144,5 @@ class NotesGraphQLView(GraphQLView[Context, None]):
                     "header.",
                     Forbidden.code,
                 )
-            return error_response(exc.status_code, exc.reason, "BAD_USER_INPUT")
+            code = ServiceUnavailable.code if exc.status_code == 503 else BadInput.code
+            return error_response(exc.status_code, exc.reason, code)

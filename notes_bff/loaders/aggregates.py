@@ -11,7 +11,6 @@ from beanie import PydanticObjectId
 
 from notes_bff.models import Note
 
-
 # Aggregations over the unarchived notes of some workspaces read this index's prefix.
 LIVE_NOTES_INDEX = "ws_created"
 

@@ -8,20 +8,13 @@ from typing import Any
 import structlog
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
-from pymongo.errors import (
-    AutoReconnect,
-    ConnectionFailure,
-    NetworkTimeout,
-    ServerSelectionTimeoutError,
-)
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 
-from notes_bff.errors import AppError, ServiceUnavailable
+from notes_bff.errors import MONGO_OUTAGES, AppError, ServiceUnavailable
 
 log = structlog.get_logger("notes_bff.errors")
 
-MONGO_OUTAGES = (ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout, ConnectionFailure)
 MASKED_MESSAGE = "Unexpected error."
 COERCION_ERRORS = (GraphQLError, ValueError, TypeError)
 
