@@ -78,7 +78,7 @@ async def test_round_trips_do_not_grow_with_n(
     api: Api, command_counter: CommandCounter, crowd: dict[str, Any], name: str, query: str
 ) -> None:
     token = crowd["owner"]["token"]
-    small, small_data = await _count(api, command_counter, query, {"n": 5, "w": crowd["ws"]}, token)
+    small, _ = await _count(api, command_counter, query, {"n": 5, "w": crowd["ws"]}, token)
     large, large_data = await _count(
         api, command_counter, query, {"n": 50, "w": crowd["ws"]}, token
     )

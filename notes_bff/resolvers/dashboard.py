@@ -80,17 +80,17 @@ class DashboardView:
     async def stats(self) -> DashboardStatsData:
         """Every counter in one aggregation (``$facet``)."""
         live = await self._live()
-        if live is None:
-            return DashboardStatsData(0, 0, 0, 0, [], [], [])
-        pipeline = stats_pipeline(live, self.moment)
-        [row] = await Note.aggregate(pipeline, hint=LIVE_NOTES_INDEX).to_list()
+        row: dict[str, list[dict[str, Any]]] = {}
+        if live is not None:
+            pipeline = stats_pipeline(live, self.moment)
+            [row] = await Note.aggregate(pipeline, hint=LIVE_NOTES_INDEX).to_list()
 
         def single(name: str) -> int:
-            return int(row[name][0]["n"]) if row[name] else 0
+            return int(row[name][0]["n"]) if row.get(name) else 0
 
-        priorities = {r["_id"]: int(r["n"]) for r in row["priority"]}
-        workspaces = [(r["_id"], int(r["n"])) for r in row["workspace"]]
-        tags = [(r["_id"], int(r["n"])) for r in row["tags"]]
+        priorities = {r["_id"]: int(r["n"]) for r in row.get("priority", [])}
+        workspaces = [(r["_id"], int(r["n"])) for r in row.get("workspace", [])]
+        tags = [(r["_id"], int(r["n"])) for r in row.get("tags", [])]
         return DashboardStatsData(
             total=single("total"),
             pinned=single("pinned"),

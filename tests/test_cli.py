@@ -1,0 +1,220 @@
+"""The command line as operators use it: real subprocesses on embedded servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from notes_bff.embedded import free_port
+
+STARTUP_S = 120
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTES_BFF_")}
+    env.update(
+        {"NOTES_BFF_DATA_DIR": str(data_dir), "NOTES_BFF_ARGON2_MEMORY_KIB": "1024", **extra}
+    )
+    return env
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+class Server:
+    """``notes-bff serve`` in a subprocess."""
+
+    def __init__(self, data_dir: Path, *args: str, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / f"serve-{self.port}.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "notes_bff", "serve", "--port", str(self.port), *args],
+                env=_env(data_dir, **env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    async def wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_S
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                assert self.proc.poll() is None, self.log.read_text()
+                try:
+                    async with session.get(f"{self.url}/readyz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.3)
+        raise AssertionError(f"not ready: {self.log.read_text()}")
+
+    def stop(self) -> tuple[int, set[int]]:
+        """SIGTERM; the exit code and the processes it had started."""
+        children = _descendants(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(60)
+        return code, children
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[Server] = []
+
+    def make(*args: str, **env: str) -> Server:
+        server = Server(tmp_path, *args, **env)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+
+
+async def _gql(
+    session: aiohttp.ClientSession,
+    url: str,
+    query: str,
+    variables: Any = None,
+    token: str | None = None,
+) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with session.post(
+        f"{url}/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    ) as resp:
+        body = await resp.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def test_serve_with_two_gunicorn_workers_sign_up_to_dashboard(server_factory: Any) -> None:
+    server = server_factory("--workers", "2")
+    await server.wait_ready()
+    async with aiohttp.ClientSession() as session:
+        signed = await _gql(
+            session, server.url,
+            "mutation { signUp(input: {email: \"w@example.com\", password: \"long enough\", name: \"W\"}) { accessToken } }",
+        )  # fmt: skip
+        token = signed["signUp"]["accessToken"]
+        ws = await _gql(
+            session,
+            server.url,
+            'mutation { createWorkspace(input: {name: "Two"}) { id } }',
+            token=token,
+        )
+        ws_id = ws["createWorkspace"]["id"]
+        # Several requests, spread by the kernel over both workers: every one sees every write.
+        for i in range(6):
+            await _gql(
+                session, server.url, "mutation($w: ID!, $t: String!) { createNote(input: {workspaceId: $w, title: $t, isPinned: true}) { id } }",
+                {"w": ws_id, "t": f"n{i}"}, token=token,
+            )  # fmt: skip
+            dash = await _gql(
+                session,
+                server.url,
+                "{ dashboard { stats { totalNotes pinnedNotes } } }",
+                token=token,
+            )
+            assert dash["dashboard"]["stats"] == {"totalNotes": i + 1, "pinnedNotes": i + 1}
+        async with session.get(f"{server.url}/metrics") as resp:
+            assert "notes_bff_http_requests_total" in await resp.text()
+    cmdlines = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in _descendants(server.proc.pid)}
+    assert any(b"secantus" in c for c in cmdlines.values())
+    assert any(b"valkey-server" in c for c in cmdlines.values())
+    workers = [p for p, c in cmdlines.items() if b"secantus" not in c and b"valkey" not in c]
+    assert len(workers) == 2, cmdlines
+    code, children = server.stop()
+    assert code == 0, server.log.read_text()
+    time.sleep(0.5)
+    assert [p for p in children if _alive(p)] == [], "orphans left behind"
+
+
+async def test_data_survives_a_restart_and_demo_login_works(server_factory: Any) -> None:
+    first = server_factory("--demo")
+    await first.wait_ready()
+    login = 'mutation { logIn(input: {email: "demo@example.com", password: "demo-password"}) { accessToken } }'
+    async with aiohttp.ClientSession() as session:
+        token = (await _gql(session, first.url, login))["logIn"]["accessToken"]
+        before = await _gql(
+            session,
+            first.url,
+            "{ dashboard { stats { totalNotes } } notes(first: 3) { nodes { title author { name } } } }",
+            token=token,
+        )
+    assert before["dashboard"]["stats"]["totalNotes"] > 50
+    assert "demo login: demo@example.com / demo-password" in first.log.read_text()
+    code, _ = first.stop()
+    assert code == 0
+    second = server_factory("--demo")
+    await second.wait_ready()
+    async with aiohttp.ClientSession() as session:
+        token = (await _gql(session, second.url, login))["logIn"]["accessToken"]
+        after = await _gql(
+            session, second.url, "{ dashboard { stats { totalNotes } } }", token=token
+        )
+    assert after == {"dashboard": before["dashboard"]}  # same data, not seeded twice
+    assert second.stop()[0] == 0
+
+
+def test_production_refuses_to_start_without_real_services(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "notes_bff", "serve"],
+        env=_env(tmp_path, NOTES_BFF_ENV="production"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert (
+        "NOTES_BFF_MONGODB_URI" in lines[0]
+        and "NOTES_BFF_REDIS_URL" in lines[0]
+        and "NOTES_BFF_JWT_SECRET" in lines[0]
+    )
+
+
+def test_every_command_has_help() -> None:
+    for args in ([], ["serve"], ["seed"], ["schema"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "notes_bff", *args, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "usage: notes-bff" in result.stdout
