@@ -45,6 +45,10 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _cmdlines(pids: set[int]) -> dict[int, bytes]:
+    return {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in pids}
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -153,14 +157,14 @@ async def test_serve_with_two_gunicorn_workers_sign_up_to_dashboard(server_facto
             assert dash["dashboard"]["stats"] == {"totalNotes": i + 1, "pinnedNotes": i + 1}
         async with session.get(f"{server.url}/metrics") as resp:
             assert "notes_bff_http_requests_total" in await resp.text()
-    cmdlines = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in _descendants(server.proc.pid)}
+    cmdlines = _cmdlines(_descendants(server.proc.pid))
     assert any(b"secantus" in c for c in cmdlines.values())
     assert any(b"valkey-server" in c for c in cmdlines.values())
     workers = [p for p, c in cmdlines.items() if b"secantus" not in c and b"valkey" not in c]
     assert len(workers) == 2, cmdlines
     code, children = server.stop()
     assert code == 0, server.log.read_text()
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     assert [p for p in children if _alive(p)] == [], "orphans left behind"
 
 
