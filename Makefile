@@ -34,7 +34,7 @@ schema: $(STAMP)
 	$(BIN)/notes-bff schema > schema.graphql
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.dataloader_roundtrips
+	$(BIN)/python -m bench.dashboard_query
 
 clean:
 	rm -rf $(VENV) .notes-bff
