@@ -222,3 +222,16 @@ def test_every_command_has_help() -> None:
             check=True,
         )
         assert "usage: notes-bff" in result.stdout
+
+
+def test_seed_command_writes_realistic_data(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "notes_bff", "seed", "--users", "5", "--workspaces", "2", "--notes", "30"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "seeded 5 users, 2 workspaces, 30 notes" in result.stderr
+    assert "demo login: demo@example.com / demo-password" in result.stderr
