@@ -8,13 +8,18 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedServerError, embedded_servers
 from notes_bff.logs import configure_logging
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 def _settings(**overrides: object) -> Settings:
@@ -131,6 +136,42 @@ def _seed_command(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_database(settings: Settings, work: Callable[[Redis], Awaitable[int]]) -> int:
+    """Run ``work`` with Beanie initialized and a Redis client, then close both."""
+    from beanie import init_beanie
+    from redis.asyncio import Redis
+
+    from notes_bff.db import mongo_client
+    from notes_bff.models import DOCUMENT_MODELS
+
+    client = mongo_client(settings)
+    redis = Redis.from_url(settings.redis_url or "", socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await init_beanie(database=client[settings.mongodb_db], document_models=DOCUMENT_MODELS)
+        return await work(redis)
+    finally:
+        await redis.aclose()
+        await client.close()
+
+
+def _persisted_command(args: argparse.Namespace) -> int:
+    from notes_bff.persisted import admin
+
+    settings = _settings()
+    content = b""
+    if args.action == "push":
+        try:
+            content = args.file.read_bytes()
+        except OSError as exc:
+            raise SystemExit(f"notes-bff: cannot read {args.file}: {exc.strerror}") from None
+    with _services(settings) as live:
+        if args.action == "push":
+            return asyncio.run(_with_database(live, lambda r: admin.push(r, args.file, content)))
+        if args.action == "list":
+            return asyncio.run(_with_database(live, admin.list_documents))
+        return asyncio.run(_with_database(live, lambda r: admin.remove(r, args.hashes)))
+
+
 def _schema_command(args: argparse.Namespace) -> int:
     from notes_bff.schema import build_schema
 
@@ -170,6 +211,26 @@ def parser() -> argparse.ArgumentParser:
     seed.set_defaults(run=_seed_command)
     schema = commands.add_parser("schema", help="print the schema as SDL")
     schema.set_defaults(run=_schema_command)
+    persisted = commands.add_parser(
+        "persisted-queries",
+        help="manage trusted documents (registered operations)",
+        description="Trusted documents are stored in MongoDB and cached in Redis. With "
+        "NOTES_BFF_PERSISTED_QUERIES=trusted only registered operations run.",
+    )
+    actions = persisted.add_subparsers(dest="action", required=True, metavar="ACTION")
+    push = actions.add_parser(
+        "push",
+        help="register the operations of a manifest",
+        description="Register every operation of FILE: Apollo's persisted-query manifest "
+        '({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [...]}) '
+        'or a {"<sha256>": "<document>"} map (graphql-codegen). Every hash is verified and '
+        "every document validated against the schema; any problem refuses the whole file.",
+    )
+    push.add_argument("file", type=Path, help="the manifest (JSON)")
+    actions.add_parser("list", help="list the registered operations")
+    remove = actions.add_parser("remove", help="unregister operations by hash")
+    remove.add_argument("hashes", nargs="+", metavar="HASH", help="SHA-256 of a document")
+    persisted.set_defaults(run=_persisted_command)
     return root
 
 

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     persisted_queries: PersistedQueriesMode = PersistedQueriesMode.APQ
     graphiql: bool | None = None
     introspection: bool | None = None
+    apq_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    max_document_bytes: int = Field(default=100_000, ge=1024)
+    document_cache_size: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     compress_min_bytes: int = Field(default=1024, ge=0)
     mongodb_timeout_ms: int = Field(default=5000, ge=100)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from beanie import PydanticObjectId
@@ -13,6 +13,7 @@ from notes_bff.auth.tokens import TokenClaims
 from notes_bff.config import Settings
 from notes_bff.errors import AppError, Unauthenticated
 from notes_bff.loaders import Loaders
+from notes_bff.persisted.store import CachedDocument
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Context:
     claims: TokenClaims | None = None
     auth_error: AppError | None = None
     request_id: str = ""
+    # Persisted documents of this request by query text (a batch may carry several).
+    documents: dict[str, CachedDocument] = field(default_factory=dict)
 
     @property
     def viewer_id(self) -> PydanticObjectId | None:

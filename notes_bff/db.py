@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 
 from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
-from notes_bff.keys import MONGO, MONGO_READY, REDIS, SETTINGS
+from notes_bff.keys import DOCUMENTS, METRICS, MONGO, MONGO_READY, REDIS, SETTINGS
 from notes_bff.models import DOCUMENT_MODELS
+from notes_bff.persisted.store import DocumentStore
 
 log = structlog.get_logger("notes_bff.db")
 
@@ -92,5 +93,11 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
     )
     app[REDIS] = client
+    app[DOCUMENTS] = DocumentStore(
+        client,
+        app[METRICS],
+        ttl_seconds=settings.apq_ttl_seconds,
+        lru_size=settings.document_cache_size,
+    )
     yield
     await client.aclose()

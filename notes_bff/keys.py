@@ -12,6 +12,7 @@ from notes_bff.auth.passwords import Passwords
 from notes_bff.auth.sessions import SessionService
 from notes_bff.config import Settings
 from notes_bff.metrics import Metrics
+from notes_bff.persisted.store import DocumentStore
 
 SETTINGS = web.AppKey("settings", Settings)
 MONGO = web.AppKey("mongo", AsyncMongoClient)
@@ -20,4 +21,5 @@ REDIS = web.AppKey("redis", Redis)
 SESSIONS = web.AppKey("sessions", SessionService)
 PASSWORDS = web.AppKey("passwords", Passwords)
 METRICS = web.AppKey("metrics", Metrics)
+DOCUMENTS = web.AppKey("documents", DocumentStore)
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -34,6 +34,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.redis_errors = Counter(
+            "notes_bff_redis_errors",
+            "Redis calls that failed (the caller fell back to local state), by component",
+            ["component"],
+            registry=self.registry,
+        )
+        self.persisted_queries = Counter(
+            "notes_bff_persisted_queries",
+            "Persisted query lookups by source (lru, redis, mongodb, miss) and registrations",
+            ["event"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The text exposition; under gunicorn (``PROMETHEUS_MULTIPROC_DIR``), all workers'."""
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:

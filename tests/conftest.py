@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,13 @@ from typing import Any
 import pytest
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
+from beanie import init_beanie
 from pymongo import monitoring
 
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess, embedded_servers
+from notes_bff.keys import MONGO
+from notes_bff.models import DOCUMENT_MODELS
 from notes_bff.server import create_app
 
 JWT_SECRET = "test-secret-" + "x" * 40
@@ -192,6 +196,31 @@ async def app_client(
 @pytest.fixture
 def api(app_client: TestClient) -> Api:  # type: ignore[type-arg]
     return Api(app_client)
+
+
+@pytest.fixture
+def other_app(
+    app_client: TestClient, settings: Settings
+) -> Callable[..., AbstractAsyncContextManager[Api]]:  # type: ignore[type-arg]
+    """Another application (other settings) on the same servers and database, for one test.
+
+    Beanie binds its documents to one client per process; when the other application
+    closes, they are bound back to the session application's client.
+    """
+
+    @asynccontextmanager
+    async def make(**overrides: Any) -> AsyncIterator[Api]:
+        app = create_app(Settings(_env_file=None, **{**settings.model_dump(), **overrides}))  # type: ignore[call-arg]
+        try:
+            async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
+                yield Api(client)
+        finally:
+            main = app_client.server.app
+            await init_beanie(
+                database=main[MONGO][settings.mongodb_db], document_models=DOCUMENT_MODELS
+            )
+
+    return make
 
 
 @pytest.fixture(scope="module")

@@ -226,7 +226,18 @@ def test_every_command_has_help() -> None:
 
 def test_seed_command_writes_realistic_data(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "notes_bff", "seed", "--users", "5", "--workspaces", "2", "--notes", "30"],
+        [
+            sys.executable,
+            "-m",
+            "notes_bff",
+            "seed",
+            "--users",
+            "5",
+            "--workspaces",
+            "2",
+            "--notes",
+            "30",
+        ],
         env=_env(tmp_path),
         capture_output=True,
         text=True,

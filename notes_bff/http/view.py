@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from aiohttp import web
 from cross_web import HTTPException
+from graphql import GraphQLError
 from strawberry.aiohttp.views import GraphQLView
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -17,9 +19,10 @@ from notes_bff.auth.cookies import ACCESS_COOKIE
 from notes_bff.context import Context
 from notes_bff.errors import AppError, BadInput, Forbidden, ServiceUnavailable
 from notes_bff.http.responses import error_response
-from notes_bff.keys import MONGO_READY, PASSWORDS, REQUEST_ID, SESSIONS, SETTINGS
+from notes_bff.keys import DOCUMENTS, MONGO_READY, PASSWORDS, REQUEST_ID, SESSIONS, SETTINGS
 from notes_bff.loaders import build_loaders
 from notes_bff.metrics import Metrics
+from notes_bff.persisted.protocol import PersistedQueryError, resolve
 
 # Apollo's CSRF prevention: a "simple" request (one a browser sends cross-site without a
 # preflight) may not be authenticated by cookie.
@@ -28,6 +31,8 @@ PREFLIGHT_HEADERS = ("X-Requested-With", "Apollo-Require-Preflight", "X-Apollo-O
 STATUS_OF_CODE = {
     "GRAPHQL_PARSE_FAILED": 400,
     "GRAPHQL_VALIDATION_FAILED": 400,
+    "PERSISTED_QUERY_REQUIRED": 400,
+    "QUERY_TOO_COMPLEX": 400,
     "SERVICE_UNAVAILABLE": 503,
 }
 
@@ -89,14 +94,59 @@ class NotesGraphQLView(GraphQLView[Context, None]):
                 ctx.auth_error = exc
         return ctx
 
-    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """Mutations over GET are 405 Method Not Allowed, not 400."""
+    async def execute_single(
+        self,
+        request: web.Request,
+        request_adapter: Any,
+        sub_response: web.Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Resolve persisted queries, then execute; mutations over GET are 405."""
+        settings = request.app[SETTINGS]
+        store = request.app[DOCUMENTS]
         try:
-            return await super().execute_single(*args, **kwargs)
+            resolved = await resolve(
+                settings.persisted_queries,
+                store,
+                request_data.query,
+                request_data.extensions,
+                settings.max_document_bytes,
+            )
+        except PersistedQueryError as exc:
+            if exc.code == "PERSISTED_QUERY_NOT_FOUND":
+                sub_response.headers["Cache-Control"] = "private, no-cache, must-revalidate"
+            error = GraphQLError(exc.message, extensions={"code": exc.code})
+            return ExecutionResult(data=None, errors=[error])
+        if resolved.cached is not None and resolved.query is not None:
+            context.documents[resolved.query] = resolved.cached
+        try:
+            result = await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=replace(request_data, query=resolved.query),
+            )
         except HTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError):
                 raise HTTPException(405, exc.reason) from exc
             raise
+        if resolved.register_as and resolved.cached and resolved.cached.validated:
+            await store.register(resolved.register_as, resolved.cached)
+        return result
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's page load only: not for a hash-only (APQ) GET."""
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson: rejects invalid UTF-8 too; a body must be an object or a batch (array)."""

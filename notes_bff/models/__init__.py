@@ -4,11 +4,19 @@ from beanie import Document
 
 from notes_bff.models.note import Note, NotePriority
 from notes_bff.models.notification import Notification, NotificationKind
+from notes_bff.models.persisted_document import PersistedDocument
 from notes_bff.models.session import RefreshSession
 from notes_bff.models.user import User
 from notes_bff.models.workspace import Member, Role, Workspace
 
-DOCUMENT_MODELS: list[type[Document]] = [User, Workspace, Note, Notification, RefreshSession]
+DOCUMENT_MODELS: list[type[Document]] = [
+    User,
+    Workspace,
+    Note,
+    Notification,
+    RefreshSession,
+    PersistedDocument,
+]
 
 __all__ = [
     "DOCUMENT_MODELS",
@@ -17,6 +25,7 @@ __all__ = [
     "NotePriority",
     "Notification",
     "NotificationKind",
+    "PersistedDocument",
     "RefreshSession",
     "Role",
     "User",

@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
+from notes_bff.schema.document_cache import CachedDocuments
 from notes_bff.schema.errors import ErrorCodes
 from notes_bff.schema.root import Mutation, Query
 from notes_bff.schema.scalars import DATETIME_SCALAR
@@ -29,7 +30,10 @@ class NotesSchema(strawberry.Schema):
 
 def build_schema(*, introspection: bool = True) -> NotesSchema:
     """The schema; ``introspection=False`` refuses ``__schema``/``__type`` queries."""
-    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [ErrorCodes]
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        CachedDocuments,
+    ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return NotesSchema(

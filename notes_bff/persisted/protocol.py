@@ -1,0 +1,94 @@
+"""Apollo's persisted-query protocol: turn a request's hash and/or text into a document."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from notes_bff.config import PersistedQueriesMode
+from notes_bff.persisted.store import CachedDocument, DocumentStore, sha256_hex
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PersistedQueryError(Exception):
+    """A refusal of the protocol, with its ``extensions.code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The document to execute: its text, and the cached parse when it is persisted.
+
+    ``register_as`` is set for an APQ registration: once the document has parsed and
+    validated (``cached.validated``), it is stored under that hash, as Apollo Server does.
+    """
+
+    query: str | None
+    cached: CachedDocument | None = None
+    register_as: str | None = None
+
+
+def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
+    if not extensions or "persistedQuery" not in extensions:
+        return None
+    persisted = extensions["persistedQuery"]
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        raise PersistedQueryError(
+            "BAD_USER_INPUT", "Unsupported persisted query version: only version 1 is supported."
+        )
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or not _SHA256.match(digest):
+        raise PersistedQueryError(
+            "BAD_USER_INPUT", "persistedQuery.sha256Hash must be 64 lowercase hex characters."
+        )
+    return digest
+
+
+def check_size(query: str | None, max_bytes: int) -> None:
+    """Refuse a document over ``max_bytes`` before it is hashed or parsed."""
+    if query is not None and len(query) > max_bytes // 4 and len(query.encode()) > max_bytes:
+        raise PersistedQueryError(
+            "QUERY_TOO_COMPLEX",
+            f"The document is {len(query.encode())} bytes, over the limit of {max_bytes}.",
+        )
+
+
+async def resolve(
+    mode: PersistedQueriesMode,
+    store: DocumentStore,
+    query: str | None,
+    extensions: dict[str, Any] | None,
+    max_bytes: int,
+) -> Resolved:
+    """The document a request asks to run, by the rules of CONTRACT.md "Persisted queries"."""
+    check_size(query, max_bytes)
+    digest = _requested_hash(extensions)
+    if digest is not None and mode is PersistedQueriesMode.OFF:
+        raise PersistedQueryError("PERSISTED_QUERY_NOT_SUPPORTED", "PersistedQueryNotSupported")
+    if digest is not None and query is not None and sha256_hex(query) != digest:
+        raise PersistedQueryError("BAD_USER_INPUT", "provided sha does not match query")
+    if mode is PersistedQueriesMode.TRUSTED:
+        cached = await store.trusted(digest or sha256_hex(query or ""))
+        if cached is not None:
+            return Resolved(cached.text, cached)
+        if query is None:
+            raise PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+        raise PersistedQueryError(
+            "PERSISTED_QUERY_REQUIRED",
+            "Only registered operations run on this server; register it with "
+            "`notes-bff persisted-queries push`.",
+        )
+    if digest is None:
+        return Resolved(query)
+    if query is None:
+        cached = await store.automatic(digest)
+        if cached is None:
+            raise PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+        return Resolved(cached.text, cached)
+    return Resolved(query, CachedDocument(text=query, trusted=False), register_as=digest)
