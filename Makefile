@@ -35,6 +35,7 @@ schema: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.dashboard_query
+	$(BIN)/python -m bench.apq
 
 clean:
 	rm -rf $(VENV) .notes-bff

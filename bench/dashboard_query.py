@@ -12,18 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-import aiohttp
-
-from notes_bff.embedded import free_port
+from bench.harness import child_pid, cpu_seconds, demo_server, load, login
 
 NOTE = (
     "title author { name email } assignees { name } mentions { name } lastEditedBy { name } "
@@ -36,92 +26,28 @@ QUERIES = {
     "byPriority { count } byWorkspace { count } topTags { tag } } } }",
     "notes": "query($n: Int) { notes(first: $n) { totalCount nodes { " + NOTE + " } } }",
 }
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def _child(pid: int, marker: bytes) -> int:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(stat[1]) == pid and marker in (entry / "cmdline").read_bytes():
-                    return int(entry.name)
-            except OSError:
-                continue
-    raise RuntimeError(f"no child {marker!r} of {pid}")
-
-
-async def _run(
-    url: str, token: str, query: str, n: int, requests: int, concurrency: int
-) -> list[float]:
-    latencies: list[float] = []
-    body = {"query": query, "variables": {"n": n}}
-    headers = {"Authorization": f"Bearer {token}"}
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(requests):
-        queue.put_nowait(i)
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        while not queue.empty():
-            queue.get_nowait()
-            started = time.perf_counter()
-            async with session.post(f"{url}/graphql", json=body, headers=headers) as resp:
-                payload = await resp.json()
-                assert "errors" not in payload, payload
-            latencies.append(time.perf_counter() - started)
-
-    async with aiohttp.ClientSession() as session:
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-    return latencies
-
-
-LOGIN = (
-    'mutation { logIn(input: {email: "demo@example.com", password: "demo-password"}) '
-    "{ accessToken } }"
-)
 HEADER = (
     "| query | N | requests | concurrency | req/s | p50 ms | p95 ms "
     "| server CPU ms/req | SecantusDB CPU ms/req |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 
-async def _login(url: str) -> str:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            try:
-                async with session.get(f"{url}/readyz") as resp:
-                    if resp.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-        async with session.post(f"{url}/graphql", json={"query": LOGIN}) as resp:
-            return str((await resp.json())["data"]["logIn"]["accessToken"])
-
-
 async def measure(server_pid: int, url: str, requests: int, concurrency: int) -> None:
     """Print one Markdown table row per (query, N)."""
-    token = await _login(url)
-    database = _child(server_pid, b"secantus")
+    token = await login(url)
+    database = child_pid(server_pid, b"secantus")
     print(HEADER)
     for name, query in QUERIES.items():
         for n in (5, 50):
-            await _run(url, token, query, n, 10, 1)  # warm up
-            cpu_server, cpu_db = _cpu_seconds(server_pid), _cpu_seconds(database)
-            started = time.perf_counter()
-            latencies = await _run(url, token, query, n, requests, concurrency)
-            elapsed = time.perf_counter() - started
-            server_ms = (_cpu_seconds(server_pid) - cpu_server) * 1000 / requests
-            db_ms = (_cpu_seconds(database) - cpu_db) * 1000 / requests
-            q = statistics.quantiles(latencies, n=100)
+            body = {"query": query, "variables": {"n": n}}
+            await load(url, token, 10, 1, method="POST", **body)  # warm up
+            cpu_server, cpu_db = cpu_seconds(server_pid), cpu_seconds(database)
+            result = await load(url, token, requests, concurrency, method="POST", **body)
+            server_ms = (cpu_seconds(server_pid) - cpu_server) * 1000 / requests
+            db_ms = (cpu_seconds(database) - cpu_db) * 1000 / requests
             print(
-                f"| {name} | {n} | {requests} | {concurrency} | {requests / elapsed:.0f} "
-                f"| {q[49] * 1000:.1f} | {q[94] * 1000:.1f} | {server_ms:.1f} | {db_ms:.1f} |"
+                f"| {name} | {n} | {requests} | {concurrency} | {result.row(requests)} "
+                f"| {server_ms:.1f} | {db_ms:.1f} |"
             )
 
 
@@ -131,21 +57,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per case (default 200)")
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent clients (default 4)")
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="notes-bff-bench-"))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTES_BFF_")}
-    env |= {"NOTES_BFF_DATA_DIR": str(data_dir), "NOTES_BFF_PORT": str(port)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "notes_bff", "serve", "--demo"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        asyncio.run(
-            measure(server.pid, f"http://127.0.0.1:{port}", args.requests, args.concurrency)
-        )
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(60)
+    with demo_server() as (pid, url):
+        asyncio.run(measure(pid, url, args.requests, args.concurrency))
 
 
 if __name__ == "__main__":

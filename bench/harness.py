@@ -1,0 +1,114 @@
+"""Shared benchmark plumbing: a ``notes-bff serve --demo`` subprocess, load, CPU readings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from notes_bff.embedded import free_port
+
+TICKS = os.sysconf("SC_CLK_TCK")
+LOGIN = (
+    'mutation { logIn(input: {email: "demo@example.com", password: "demo-password"}) '
+    "{ accessToken } }"
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def child_pid(pid: int, marker: bytes) -> int:
+    """The child of ``pid`` whose command line contains ``marker``."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[1]) == pid and marker in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+    raise RuntimeError(f"no child {marker!r} of {pid}")
+
+
+@contextlib.contextmanager
+def demo_server(*args: str) -> Iterator[tuple[int, str]]:
+    """``notes-bff serve --demo`` on embedded servers in a temporary folder: (pid, url)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTES_BFF_")}
+    env |= {"NOTES_BFF_DATA_DIR": tempfile.mkdtemp(prefix="notes-bff-bench-")}
+    env |= {"NOTES_BFF_PORT": str(port)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "notes_bff", "serve", "--demo", *args],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield server.pid, f"http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+
+
+async def login(url: str) -> str:
+    """Wait for readiness, then the demo user's access token."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{url}/readyz") as resp:
+                    if resp.status == 200:
+                        break
+            await asyncio.sleep(0.2)
+        async with session.post(f"{url}/graphql", json={"query": LOGIN}) as resp:
+            return str((await resp.json())["data"]["logIn"]["accessToken"])
+
+
+@dataclass
+class LoadResult:
+    """Latencies of one load run and its wall time."""
+
+    latencies: list[float]
+    elapsed: float
+
+    def row(self, requests: int) -> str:
+        """``req/s | p50 ms | p95 ms`` cells."""
+        q = statistics.quantiles(self.latencies, n=100)
+        return f"{requests / self.elapsed:.0f} | {q[49] * 1000:.1f} | {q[94] * 1000:.1f}"
+
+
+async def load(
+    url: str, token: str, requests: int, concurrency: int, *, method: str, **payload: Any
+) -> LoadResult:
+    """Send ``requests`` GraphQL requests (``payload`` as JSON body, or GET parameters)."""
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    remaining = iter(range(requests))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        for _ in remaining:
+            started = time.perf_counter()
+            if method == "GET":
+                request = session.get(f"{url}/graphql", params=payload, headers=headers)
+            else:
+                request = session.post(f"{url}/graphql", json=payload, headers=headers)
+            async with request as resp:
+                body = await resp.json()
+                assert "errors" not in body, body
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return LoadResult(latencies, time.perf_counter() - started)
