@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(default=100_000, ge=1024)
     document_cache_size: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_subscriptions_per_connection: int = Field(default=50, ge=1)
+    max_connections_per_user: int = Field(default=20, ge=1)
     compress_min_bytes: int = Field(default=1024, ge=0)
     mongodb_timeout_ms: int = Field(default=5000, ge=100)
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -14,6 +15,17 @@ from notes_bff.config import Settings
 from notes_bff.errors import AppError, Unauthenticated
 from notes_bff.loaders import Loaders
 from notes_bff.persisted.store import CachedDocument
+from notes_bff.realtime.hub import Realtime
+
+# Subscriptions resolve each event with that event's loaders (fresh per event, shared by the
+# process's subscribers of it); set in the subscription's task, so concurrent subscriptions
+# of one connection never see each other's.
+_event_loaders: ContextVar[Loaders | None] = ContextVar("event_loaders", default=None)
+
+
+def use_event_loaders(loaders: Loaders) -> None:
+    """Resolve what follows in this task with ``loaders``."""
+    _event_loaders.set(loaders)
 
 
 @dataclass
@@ -23,14 +35,21 @@ class Context:
     request: web.Request
     response: web.StreamResponse
     settings: Settings
-    loaders: Loaders
+    request_loaders: Loaders
     sessions: SessionService
+    realtime: Realtime
     passwords: Passwords
     claims: TokenClaims | None = None
     auth_error: AppError | None = None
     request_id: str = ""
+    connection_params: dict[str, object] | None = None
     # Persisted documents of this request by query text (a batch may carry several).
     documents: dict[str, CachedDocument] = field(default_factory=dict)
+
+    @property
+    def loaders(self) -> Loaders:
+        """This request's loaders, or the current subscription event's."""
+        return _event_loaders.get() or self.request_loaders
 
     @property
     def viewer_id(self) -> PydanticObjectId | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import structlog
@@ -11,13 +12,18 @@ from aiohttp import web
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
-from notes_bff.keys import DOCUMENTS, METRICS, MONGO, MONGO_READY, REDIS, SETTINGS
+from notes_bff.keys import DOCUMENTS, METRICS, MONGO, MONGO_READY, REALTIME, REDIS, SETTINGS
 from notes_bff.models import DOCUMENT_MODELS
 from notes_bff.persisted.store import DocumentStore
+from notes_bff.realtime.hub import Realtime
+
+# Redis connections one process may hold for commands (the broker holds one more): the count
+# never grows with requests or subscribers.
+REDIS_POOL_SIZE = 16
 
 log = structlog.get_logger("notes_bff.db")
 
@@ -89,10 +95,29 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.redis_url is None:
         raise RuntimeError("NOTES_BFF_REDIS_URL is not set (the CLI starts an embedded server)")
-    client = Redis.from_url(
-        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    name = f"notes-bff:{os.getpid()}"
+    client = Redis(
+        connection_pool=BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=REDIS_POOL_SIZE,
+            timeout=2,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+            client_name=name,
+        )
+    )
+    # The broker's one pub/sub connection waits for messages: no socket timeout, but PINGs.
+    broker_client = Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=2,
+        health_check_interval=15,
+        client_name=f"{name}:broker",
     )
     app[REDIS] = client
+    realtime = Realtime(client, broker_client, app[METRICS])
+    app[REALTIME] = realtime
+    realtime.broker.start()
     app[DOCUMENTS] = DocumentStore(
         client,
         app[METRICS],
@@ -100,4 +125,6 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         lru_size=settings.document_cache_size,
     )
     yield
+    await realtime.broker.stop()
+    await broker_client.aclose()
     await client.aclose()

@@ -14,7 +14,7 @@ from notes_bff.metrics import Metrics
 
 T = TypeVar("T")
 log = structlog.get_logger("notes_bff.redis")
-REDIS_OUTAGES = (RedisConnectionError, RedisTimeoutError, OSError)
+REDIS_OUTAGES = (RedisConnectionError, RedisTimeoutError)
 # After a failure, Redis is not asked again for this long (no 2 s timeout on every request).
 BACKOFF_S = 2.0
 

@@ -99,7 +99,7 @@ def create_app(
         build_schema(introspection=settings.introspection_enabled),
         app_metrics,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
-        allowed_origins=settings.cors_origins,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
     app.router.add_route("GET", "/graphql", view)
     app.router.add_route("POST", "/graphql", view)

@@ -15,25 +15,13 @@ from notes_bff.schema import build_schema
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT.parent / "shared" / "contract" / "schema.graphql"
 
-# Parts of the contract that belong to open issues, which asked for them to stay out of the
-# schema until they are built (no stubs). Each entry names the issue that adds it; the test
-# fails as soon as one is no longer missing, so this list can only shrink.
-PENDING = {
-    "NoteEventKind was removed.": "#3 live updates",
-    "NoteEvent was removed.": "#3 live updates",
-    "PresenceEvent was removed.": "#3 live updates",
-    "Subscription was removed.": "#3 live updates",
-    "Field Workspace.onlineMembers was removed.": "#3 live updates",
-}
-
 
 @pytest.mark.skipif(not CONTRACT.exists(), reason=f"no contract at {CONTRACT}")
 def test_no_breaking_change_against_the_contract() -> None:
     contract = parse_sdl(CONTRACT.read_text())
     served = parse_sdl(build_schema().as_str())
-    breaking = {change.description for change in find_breaking_changes(contract, served)}
-    assert breaking - PENDING.keys() == set()
-    assert breaking == PENDING.keys(), "a pending part was added: remove it from PENDING"
+    breaking = [change.description for change in find_breaking_changes(contract, served)]
+    assert breaking == []
 
 
 def test_committed_schema_is_what_the_server_prints() -> None:

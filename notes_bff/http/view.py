@@ -14,12 +14,22 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
 from notes_bff.auth.cookies import ACCESS_COOKIE
 from notes_bff.context import Context
 from notes_bff.errors import AppError, BadInput, Forbidden, ServiceUnavailable
 from notes_bff.http.responses import error_response
-from notes_bff.keys import DOCUMENTS, MONGO_READY, PASSWORDS, REQUEST_ID, SESSIONS, SETTINGS
+from notes_bff.http.sockets import SocketRegistry
+from notes_bff.keys import (
+    DOCUMENTS,
+    MONGO_READY,
+    PASSWORDS,
+    REALTIME,
+    REQUEST_ID,
+    SESSIONS,
+    SETTINGS,
+)
 from notes_bff.loaders import build_loaders
 from notes_bff.metrics import Metrics
 from notes_bff.persisted.protocol import PersistedQueryError, resolve
@@ -64,6 +74,11 @@ class NotesGraphQLView(GraphQLView[Context, None]):
     def __init__(self, schema: BaseSchema, metrics: Metrics, **options: Any) -> None:
         super().__init__(schema, **options)
         self.metrics = metrics
+        self.sockets = SocketRegistry()
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a websocket: ``connection_init`` authorization, else the cookie."""
+        return await self.sockets.authenticate(context)
 
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
@@ -82,8 +97,9 @@ class NotesGraphQLView(GraphQLView[Context, None]):
             request=request,
             response=response,
             settings=app[SETTINGS],
-            loaders=build_loaders(),
+            request_loaders=build_loaders(),
             sessions=sessions,
+            realtime=app[REALTIME],
             passwords=app[PASSWORDS],
             request_id=request.get(REQUEST_ID, ""),
         )
@@ -184,6 +200,9 @@ class NotesGraphQLView(GraphQLView[Context, None]):
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         """Refusals before execution become JSON errors with an HTTP status."""
         try:
+            if self.is_websocket_request(request):
+                with self.sockets.track(request):
+                    return await self.run(request=request)
             return await self.run(request=request)
         except HTTPException as exc:
             if exc.status_code == 403 and exc.reason == "csrf":

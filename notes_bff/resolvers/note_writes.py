@@ -94,6 +94,7 @@ async def create_note(ctx: Context, workspace_id: str, raw: dict[str, Any]) -> N
         _members_only(f"input.{_FIELD_NAMES[name]}", changes.get(name, []), workspace)
     note = Note(workspace_id=workspace.id, author_id=viewer, last_edited_by_id=viewer, **changes)
     await note.insert()
+    await ctx.realtime.note_changed("CREATED", str(workspace.id), str(note.id), str(viewer))
     await _notify_new_people(ctx, note, None, viewer)
     return note
 
@@ -126,6 +127,7 @@ async def update_note(
             )
         raise NotFound("No such note.")
     after: Note = Note.model_validate(raw_after)
+    await ctx.realtime.note_changed("UPDATED", str(after.workspace_id), str(after.id), str(viewer))
     await _notify_new_people(ctx, after, before, viewer)
     return after
 
@@ -137,6 +139,9 @@ async def delete_note(ctx: Context, note_id: str) -> PydanticObjectId:
     if result.deleted_count != 1:
         raise NotFound("No such note.")
     assert note.id is not None
+    await ctx.realtime.note_changed(
+        "DELETED", str(note.workspace_id), str(note.id), str(ctx.require_viewer())
+    )
     return note.id
 
 
@@ -198,6 +203,9 @@ async def bulk_update_notes(
         outcome.succeeded = await _still_there([n.id for n in targets if n.id], outcome)
         for note in targets:
             if note.id in outcome.succeeded:
+                await ctx.realtime.note_changed(
+                    "UPDATED", str(note.workspace_id), str(note.id), str(viewer)
+                )
                 await _notify_new_people(ctx, note.model_copy(update=changes), note, viewer)
     return outcome
 
@@ -205,11 +213,15 @@ async def bulk_update_notes(
 async def bulk_delete_notes(ctx: Context, raw_ids: Sequence[str]) -> BulkOutcome:
     """Delete many notes; notes the viewer may not edit are reported, untouched."""
     outcome = BulkOutcome()
-    targets = [n.id for n in await _editable(ctx, raw_ids, outcome) if n.id is not None]
-    if targets:
-        existing = await _still_there(targets, outcome)
+    notes = {n.id: n for n in await _editable(ctx, raw_ids, outcome) if n.id is not None}
+    if notes:
+        existing = await _still_there(list(notes), outcome)
         await Note.get_pymongo_collection().delete_many({"_id": {"$in": existing}})
         outcome.succeeded = existing
+        actor = str(ctx.require_viewer())
+        for note_id in existing:
+            workspace_id = str(notes[note_id].workspace_id)
+            await ctx.realtime.note_changed("DELETED", workspace_id, str(note_id), actor)
     return outcome
 
 

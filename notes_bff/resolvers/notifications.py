@@ -41,7 +41,10 @@ async def notify(
         )
         for user_id in dict.fromkeys(user_ids)
     ]
-    await Notification.insert_many(docs)
+    result = await Notification.insert_many(docs)
+    for doc, new_id in zip(docs, result.inserted_ids, strict=True):
+        doc.id = new_id
+        await ctx.realtime.notified(str(doc.user_id), str(new_id))
     return docs
 
 

@@ -86,6 +86,8 @@ async def delete_workspace(ctx: Context, raw_id: str) -> PydanticObjectId:
     await Note.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Notification.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Workspace.get_pymongo_collection().delete_one({"_id": workspace.id})
+    viewer = str(ctx.require_viewer())
+    await ctx.realtime.membership_changed(str(workspace.id), viewer, viewer)
     return workspace.id
 
 
@@ -140,6 +142,8 @@ async def update_member_role(ctx: Context, raw_id: str, raw_user: str, role: Rol
         )
     except NotFound:
         raise Conflict("A workspace needs at least one owner.", field="role") from None
+    viewer = str(ctx.require_viewer())
+    await ctx.realtime.membership_changed(str(workspace.id), viewer, str(user_id))
     return next(m for m in workspace.members if m.user_id == user_id)
 
 
@@ -164,4 +168,5 @@ async def remove_member(ctx: Context, raw_id: str, raw_user: str) -> PydanticObj
         )
     except NotFound:
         raise Conflict("A workspace needs at least one owner.", field="userId") from None
+    await ctx.realtime.membership_changed(str(workspace.id), str(viewer), str(user_id))
     return user_id

@@ -1,4 +1,4 @@
-"""The strawberry schema: the contract's Query and Mutation roots."""
+"""The strawberry schema: the contract's Query, Mutation and Subscription roots."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from notes_bff.schema.document_cache import CachedDocuments
 from notes_bff.schema.errors import ErrorCodes
 from notes_bff.schema.root import Mutation, Query
 from notes_bff.schema.scalars import DATETIME_SCALAR
+from notes_bff.schema.subscriptions import Subscription
 
 
 class NotesSchema(strawberry.Schema):
@@ -39,6 +40,7 @@ def build_schema(*, introspection: bool = True) -> NotesSchema:
     return NotesSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DATETIME_SCALAR}),
     )

@@ -12,6 +12,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 
 from notes_bff.errors import MONGO_OUTAGES, AppError, ServiceUnavailable
+from notes_bff.redis_guard import REDIS_OUTAGES
 
 log = structlog.get_logger("notes_bff.errors")
 
@@ -33,8 +34,8 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
 def classify(error: GraphQLError, phase: str, request_id: str) -> GraphQLError:
     """The client-safe version of ``error`` with its ``extensions.code``."""
     original = error.original_error
-    if isinstance(original, MONGO_OUTAGES):
-        log.warning("mongodb_unavailable", request_id=request_id, error=str(original))
+    if isinstance(original, (*MONGO_OUTAGES, *REDIS_OUTAGES)):
+        log.warning("backing_service_unavailable", request_id=request_id, error=str(original))
         original = ServiceUnavailable()
     if isinstance(original, AppError):
         return _with(error, original.message, original.as_extensions())
@@ -56,14 +57,12 @@ def classify(error: GraphQLError, phase: str, request_id: str) -> GraphQLError:
 class ErrorCodes(SchemaExtension):
     """Rewrites each operation's errors through :func:`classify`."""
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        ctx = self.execution_context
-        result = ctx.result
+    def _rewrite(self, result: object) -> None:
         if not isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult):
             return
         if not result.errors:
             return
+        ctx = self.execution_context
         if ctx.graphql_document is None:
             phase = "parse"
         elif ctx.pre_execution_errors:
@@ -72,3 +71,12 @@ class ErrorCodes(SchemaExtension):
             phase = "execute"
         request_id = getattr(ctx.context, "request_id", "")
         result.errors = [classify(e, phase, request_id) for e in result.errors]
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        self._rewrite(self.execution_context.result)
+
+    def on_stream_result(self, result: object) -> Iterator[None]:
+        """Subscription events: the same codes and masking as queries."""
+        self._rewrite(result)
+        yield

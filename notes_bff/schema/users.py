@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
+from beanie import PydanticObjectId
 
 from notes_bff.models import User as UserDoc
 from notes_bff.resolvers.access import viewer_workspaces
@@ -47,15 +49,15 @@ class UserType:
         return self.doc.email if shared else None
 
 
-async def load_user(info: Info, user_id: object) -> UserType:
+async def load_user(info: Info, user_id: PydanticObjectId) -> UserType:
     """A user by id through the request's loader (users are never deleted)."""
-    doc = await info.context.loaders.user_by_id.load_document(user_id)  # type: ignore[arg-type]
+    doc = await info.context.loaders.user_by_id.load_document(user_id)
     if doc is None:
         raise LookupError(f"user {user_id} is missing")
     return UserType.from_document(doc)
 
 
-async def load_users(info: Info, user_ids: list[object]) -> list[UserType]:
+async def load_users(info: Info, user_ids: Sequence[PydanticObjectId]) -> list[UserType]:
     """The users that exist among ``user_ids``, in order."""
-    docs = await info.context.loaders.user_by_id.load_documents(user_ids)  # type: ignore[arg-type]
+    docs = await info.context.loaders.user_by_id.load_documents(user_ids)
     return [UserType.from_document(d) for d in docs]

@@ -12,7 +12,7 @@ from notes_bff.models import Workspace as WorkspaceDoc
 from notes_bff.resolvers.note_queries import notes_filter, page_of_notes
 from notes_bff.schema.enums import NoteSort, Role
 from notes_bff.schema.info import Info
-from notes_bff.schema.users import UserType, load_user
+from notes_bff.schema.users import UserType, load_user, load_users
 
 if TYPE_CHECKING:
     from notes_bff.schema.notes import NoteConnection, NoteFilter
@@ -80,6 +80,14 @@ class WorkspaceType:
         if role is None:  # only reachable through a workspace the viewer just left
             raise LookupError("viewer is not a member")
         return role
+
+    @strawberry.field(
+        description="Members with at least one live connection to this workspace right now."
+    )
+    async def online_members(self, info: Info) -> list[UserType]:
+        from notes_bff.resolvers.live import online_members
+
+        return await load_users(info, await online_members(info.context, self.doc))
 
     @strawberry.field
     def members(self) -> list[MemberType]:

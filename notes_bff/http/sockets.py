@@ -1,0 +1,97 @@
+"""Websocket connections: authentication, Origin checks, token expiry, per-user caps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import cast
+
+from aiohttp import web
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
+
+from notes_bff.auth.cookies import ACCESS_COOKIE
+from notes_bff.context import Context
+from notes_bff.errors import AppError
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY = 4429
+CONNECTION_USER = web.RequestKey("connection_user", str)
+
+
+async def close(context: Context, code: int, reason: str) -> None:
+    """Close the context's websocket with ``code``."""
+    socket = context.response
+    if isinstance(socket, web.WebSocketResponse) and not socket.closed:
+        await socket.close(code=code, message=reason.encode())
+
+
+def _same_origin(request: web.Request, origin: str) -> bool:
+    return origin.rstrip("/") in {f"http://{request.host}", f"https://{request.host}"}
+
+
+class SocketRegistry:
+    """The process's websocket connections, counted per user."""
+
+    def __init__(self) -> None:
+        self.per_user: Counter[str] = Counter()
+
+    @contextlib.contextmanager
+    def track(self, request: web.Request) -> Iterator[None]:
+        """Release the connection's slot when it ends."""
+        try:
+            yield
+        finally:
+            user = request.get(CONNECTION_USER)
+            if user is not None:
+                self.per_user[user] -= 1
+                if self.per_user[user] <= 0:
+                    del self.per_user[user]
+
+    async def _reject(self, context: Context, code: int, reason: str) -> None:
+        await close(context, code, reason)
+        raise ConnectionRejectionError({"reason": reason})
+
+    async def authenticate(self, context: Context) -> UnsetType:
+        """Accept the connection, or close it: 4401 anonymous, 4403 bad token or Origin."""
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        request = context.request
+        if isinstance(header, str) and header.strip():
+            scheme, _, token = header.strip().partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: malformed authorization")
+            try:
+                context.claims = context.sessions.tokens.verify(token.strip(), "access")
+                context.auth_error = None
+            except AppError:
+                await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: invalid or expired token")
+        elif ACCESS_COOKIE in request.cookies:
+            origin = request.headers.get("Origin", "")
+            allowed = set(context.settings.cors_origins)
+            if origin and origin.rstrip("/") not in allowed and not _same_origin(request, origin):
+                await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: origin not allowed")
+            if context.auth_error is not None or context.claims is None:
+                await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: invalid or expired token")
+        else:
+            await self._reject(context, CLOSE_UNAUTHORIZED, "Unauthorized: sign in first")
+        assert context.claims is not None
+        user = context.claims.user_id
+        if self.per_user[user] >= context.settings.max_connections_per_user:
+            await self._reject(context, CLOSE_TOO_MANY, "Too many connections for this user")
+        self.per_user[user] += 1
+        request[CONNECTION_USER] = user
+        self._close_on_expiry(context, context.claims.expires_at)
+        return cast("UnsetType", UNSET)
+
+    def _close_on_expiry(self, context: Context, expires_at: datetime) -> None:
+        delay = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
+        loop = asyncio.get_running_loop()
+        loop.call_later(
+            delay,
+            lambda: asyncio.ensure_future(close(context, CLOSE_FORBIDDEN, "Token expired")),
+        )

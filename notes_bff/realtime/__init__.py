@@ -1,0 +1,1 @@
+"""Live updates: one Redis pub/sub reader per process, event log for resume, presence."""

@@ -1,0 +1,165 @@
+"""One Redis pub/sub reader per process, fanning events out to local subscribers.
+
+Subscribers never open Redis connections of their own: each gets a bounded queue. A
+subscriber whose queue overflows is cut off (``overflowed``) rather than allowed to grow
+memory or slow the others. The reader reconnects with backoff after Redis restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+
+import structlog
+from redis.asyncio import Redis
+
+from notes_bff.loaders import Loaders, build_loaders
+from notes_bff.metrics import Metrics
+from notes_bff.realtime.event_log import CHANNEL
+from notes_bff.realtime.events import Event
+from notes_bff.redis_guard import REDIS_OUTAGES
+
+log = structlog.get_logger("notes_bff.broker")
+QUEUE_SIZE = 256
+MAX_BACKOFF_S = 5.0
+READ_TIMEOUT_S = 5.0
+
+
+class SlowSubscriber(Exception):
+    """The subscriber's queue overflowed; its connection is closed."""
+
+
+class Delivery:
+    """An event as delivered in this process, with loaders shared by all its subscribers.
+
+    The loaders are new for every event (never stale), and shared so that N local subscribers
+    resolving the same note cost one batch of queries, not N.
+    """
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._loaders: Loaders | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """Fresh loaders for this event, built on first use."""
+        if self._loaders is None:
+            self._loaders = build_loaders()
+        return self._loaders
+
+
+class Subscription:
+    """One local subscriber's bounded queue of deliveries."""
+
+    def __init__(self, broker: Broker, topics: frozenset[str]) -> None:
+        self.broker = broker
+        self.topics = topics
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self.overflowed = asyncio.Event()
+
+    def offer(self, delivery: Delivery) -> None:
+        """Queue a delivery; on overflow mark the subscriber as too slow."""
+        try:
+            self.queue.put_nowait(delivery)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+    async def __aiter__(self) -> AsyncIterator[Delivery]:
+        while True:
+            get = asyncio.ensure_future(self.queue.get())
+            overflow = asyncio.ensure_future(self.overflowed.wait())
+            done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            if get in done:
+                overflow.cancel()
+                yield get.result()
+                continue
+            get.cancel()
+            raise SlowSubscriber
+
+
+class Broker:
+    """The process's single pub/sub reader and its local fan-out."""
+
+    def __init__(self, redis: Redis, metrics: Metrics) -> None:
+        """``redis`` is the broker's own client (no socket timeout: it waits for messages)."""
+        self.redis = redis
+        self.metrics = metrics
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        """Start the reader task."""
+        self._task = asyncio.create_task(self._run(), name="notes-bff-broker")
+
+    async def stop(self) -> None:
+        """Stop the reader task."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @contextlib.contextmanager
+    def subscribe(self, *topics: str) -> Iterator[Subscription]:
+        """A local subscription to some topics, removed on exit."""
+        subscription = Subscription(self, frozenset(topics))
+        for topic in topics:
+            self._subscribers[topic].add(subscription)
+        try:
+            yield subscription
+        finally:
+            for topic in topics:
+                self._subscribers[topic].discard(subscription)
+                if not self._subscribers[topic]:
+                    del self._subscribers[topic]
+
+    @property
+    def subscriber_count(self) -> int:
+        """How many local subscriptions exist."""
+        return len({s for subs in self._subscribers.values() for s in subs})
+
+    def dispatch(self, raw: bytes) -> None:
+        """Hand one channel message to the local subscribers of its topic."""
+        event_id, _, payload = raw.partition(b"|")
+        event = Event.decode(payload, None if event_id == b"-" else event_id.decode())
+        subscribers = self._subscribers.get(event.topic)
+        if subscribers:
+            delivery = Delivery(event)
+            for subscription in list(subscribers):
+                subscription.offer(delivery)
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        # redis-py may turn a cancellation that meets its read timeout into a TimeoutError,
+        # so the loop also stops on the flag rather than relying on CancelledError alone.
+        while not self._stopping:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                self.connected.set()
+                if backoff > 0.1:
+                    log.info("broker_reconnected")
+                backoff = 0.1
+                while not self._stopping:
+                    # A timeout (not a blocking listen) lets redis-py PING the connection
+                    # (health_check_interval) and notice a dead one.
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=READ_TIMEOUT_S
+                    )
+                    if message is not None and message["type"] == "message":
+                        self.dispatch(message["data"])
+            except REDIS_OUTAGES as exc:
+                self.connected.clear()
+                if self._stopping:
+                    return
+                self.metrics.redis_errors.labels("broker").inc()
+                log.warning("broker_disconnected", error=str(exc)[:200], retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,0 +1,72 @@
+"""The process's realtime parts in one place: event log, broker, presence, publishing."""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+
+from notes_bff.metrics import Metrics
+from notes_bff.realtime.broker import Broker
+from notes_bff.realtime.event_log import EventLog
+from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
+from notes_bff.realtime.presence import Presence
+from notes_bff.redis_guard import RedisGuard
+
+
+class Realtime:
+    """Publishes events after successful writes; a Redis outage never fails the write."""
+
+    def __init__(self, redis: Redis, broker_redis: Redis, metrics: Metrics) -> None:
+        self.log = EventLog(redis)
+        self.broker = Broker(broker_redis, metrics)
+        self.presence = Presence(redis)
+        self.guard = RedisGuard("events", metrics)
+
+    async def note_changed(self, kind: str, workspace_id: str, note_id: str, actor_id: str) -> None:
+        """CREATED, UPDATED or DELETED: logged (for resume) and published."""
+        event = Event(
+            topic=workspace_topic(workspace_id),
+            kind=kind,
+            workspace_id=workspace_id,
+            note_id=note_id,
+            actor_id=actor_id,
+            at=time.time(),
+        )
+        await self.guard.call(lambda: self.log.append(event))
+
+    async def membership_changed(self, workspace_id: str, actor_id: str, subject_id: str) -> None:
+        """A member was removed or changed role, or the workspace was deleted."""
+        event = Event(
+            topic=workspace_topic(workspace_id),
+            kind="MEMBERSHIP",
+            workspace_id=workspace_id,
+            actor_id=actor_id,
+            subject_id=subject_id,
+            at=time.time(),
+        )
+        await self.guard.call(lambda: self.log.publish(event))
+
+    async def notified(self, user_id: str, notification_id: str) -> None:
+        """A notification was stored for ``user_id``."""
+        event = Event(
+            topic=user_topic(user_id),
+            kind="NOTIFICATION",
+            subject_id=notification_id,
+            at=time.time(),
+        )
+        await self.guard.call(lambda: self.log.publish(event))
+
+    async def presence_changed(
+        self, workspace_id: str, joined_id: str | None = None, left_id: str | None = None
+    ) -> None:
+        """Someone came online or went offline in a workspace."""
+        event = Event(
+            topic=presence_topic(workspace_id),
+            kind="PRESENCE",
+            workspace_id=workspace_id,
+            joined_id=joined_id,
+            left_id=left_id,
+            at=time.time(),
+        )
+        await self.guard.call(lambda: self.log.publish(event))

@@ -1,0 +1,168 @@
+"""Subscriptions: every event is authorized again at delivery and resolved with fresh loaders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from beanie import PydanticObjectId
+
+from notes_bff.context import Context, use_event_loaders
+from notes_bff.errors import Forbidden, NotFound
+from notes_bff.loaders import Loaders
+from notes_bff.models import Notification, Workspace
+from notes_bff.realtime.broker import Delivery
+from notes_bff.realtime.event_log import id_after
+from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
+from notes_bff.realtime.presence import HEARTBEAT_S
+from notes_bff.resolvers.access import visible_note, visible_workspace
+from notes_bff.validation import object_id
+
+
+async def _still_member(
+    loaders: Loaders, workspace_id: PydanticObjectId, viewer: PydanticObjectId
+) -> Workspace:
+    """The workspace, read fresh; FORBIDDEN once the viewer is no longer a member."""
+    workspace = await loaders.workspace_by_id.load(workspace_id)
+    if workspace is None or workspace.role_of(viewer) is None:
+        raise Forbidden("You are no longer a member of this workspace.")
+    return workspace
+
+
+async def _subscribable(ctx: Context, raw_id: str) -> tuple[PydanticObjectId, PydanticObjectId]:
+    viewer = ctx.require_viewer()
+    workspace = await visible_workspace(ctx, raw_id)
+    if workspace is None or workspace.id is None:
+        raise NotFound("No such workspace.")
+    return viewer, workspace.id
+
+
+async def workspace_events(ctx: Context, raw_id: str, after: str | None) -> AsyncIterator[Event]:
+    """The workspace's note events: first the retained ones after ``after``, then live ones.
+
+    The live subscription starts before the replay is read, and events are deduplicated by
+    their log id, so nothing published during the replay is lost or delivered twice.
+    """
+    viewer, workspace_id = await _subscribable(ctx, raw_id)
+    with ctx.realtime.broker.subscribe(workspace_topic(str(workspace_id))) as live:
+        last: str | None = None
+        if after is not None:
+            for event in await ctx.realtime.log.replay(str(workspace_id), after):
+                delivery = Delivery(event)
+                await _still_member(delivery.loaders, workspace_id, viewer)
+                use_event_loaders(delivery.loaders)
+                last = event.event_id
+                yield event
+        async for delivery in live:
+            await _still_member(delivery.loaders, workspace_id, viewer)
+            event = delivery.event
+            if event.kind == "MEMBERSHIP" or event.event_id is None:
+                continue
+            if last is not None and not id_after(event.event_id, last):
+                continue
+            use_event_loaders(delivery.loaders)
+            last = event.event_id
+            yield event
+
+
+async def note_changes(ctx: Context, raw_id: str) -> AsyncIterator[Event]:
+    """Changes to one note, until it is deleted."""
+    viewer = ctx.require_viewer()
+    note = await visible_note(ctx, raw_id)
+    if note is None:
+        raise NotFound("No such note.")
+    note_id = str(note.id)
+    with ctx.realtime.broker.subscribe(workspace_topic(str(note.workspace_id))) as live:
+        async for delivery in live:
+            await _still_member(delivery.loaders, note.workspace_id, viewer)
+            event = delivery.event
+            if event.note_id != note_id:
+                continue
+            use_event_loaders(delivery.loaders)
+            yield event
+            if event.kind == "DELETED":
+                return
+
+
+async def notifications(ctx: Context) -> AsyncIterator[Notification]:
+    """The viewer's new notifications."""
+    viewer = ctx.require_viewer()
+    with ctx.realtime.broker.subscribe(user_topic(str(viewer))) as live:
+        async for delivery in live:
+            if delivery.event.subject_id is None:
+                continue
+            found = await Notification.get(object_id("id", delivery.event.subject_id))
+            if found is not None and found.user_id == viewer:
+                use_event_loaders(delivery.loaders)
+                yield found
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """Who is online now, and who just came or went."""
+
+    workspace_id: PydanticObjectId
+    online: list[PydanticObjectId]
+    joined: PydanticObjectId | None
+    left: PydanticObjectId | None
+
+
+async def presence(ctx: Context, raw_id: str) -> AsyncIterator[PresenceChange]:
+    """Mark the viewer online while subscribed; every join and leave in the workspace."""
+    viewer, workspace_id = await _subscribable(ctx, raw_id)
+    realtime, ws, me = ctx.realtime, str(workspace_id), str(viewer)
+    connection = uuid.uuid4().hex
+
+    async def online() -> list[PydanticObjectId]:
+        return [PydanticObjectId(u) for u in await realtime.presence.online(ws)]
+
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            await realtime.guard.call(lambda: realtime.presence.heartbeat(ws, me, connection))
+            for gone in await realtime.guard.call(lambda: realtime.presence.sweep(ws)) or []:
+                await realtime.presence_changed(ws, left_id=gone)
+
+    with realtime.broker.subscribe(presence_topic(ws), workspace_topic(ws)) as live:
+        joined = await realtime.presence.enter(ws, me, connection)
+        heartbeat = asyncio.create_task(keep_alive())
+        try:
+            if joined:
+                await realtime.presence_changed(ws, joined_id=me)
+            yield PresenceChange(workspace_id, await online(), viewer if joined else None, None)
+            echo_of_own_join = joined  # already announced in the first event
+            async for delivery in live:
+                await _still_member(delivery.loaders, workspace_id, viewer)
+                event = delivery.event
+                if event.kind != "PRESENCE":
+                    continue
+                if echo_of_own_join and event.joined_id == me:
+                    echo_of_own_join = False
+                    continue
+                use_event_loaders(delivery.loaders)
+                yield PresenceChange(
+                    workspace_id,
+                    await online(),
+                    PydanticObjectId(event.joined_id) if event.joined_id else None,
+                    PydanticObjectId(event.left_id) if event.left_id else None,
+                )
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            left = await realtime.guard.call(lambda: realtime.presence.leave(ws, me, connection))
+            if left:
+                await realtime.presence_changed(ws, left_id=me)
+
+
+async def online_members(ctx: Context, workspace: Workspace) -> list[PydanticObjectId]:
+    """Members of ``workspace`` with a live presence subscription there."""
+    users = (
+        await ctx.realtime.guard.call(lambda: ctx.realtime.presence.online(str(workspace.id))) or []
+    )
+    return [
+        PydanticObjectId(u) for u in users if workspace.role_of(PydanticObjectId(u)) is not None
+    ]

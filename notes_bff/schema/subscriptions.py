@@ -1,0 +1,125 @@
+"""The Subscription root and its event types."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from enum import StrEnum
+
+import strawberry
+from beanie import PydanticObjectId
+
+from notes_bff.realtime.events import Event
+from notes_bff.resolvers import live
+from notes_bff.schema.info import Info
+from notes_bff.schema.notes import NoteType
+from notes_bff.schema.notifications import NotificationType
+from notes_bff.schema.users import UserType, load_user, load_users
+
+
+@strawberry.enum
+class NoteEventKind(StrEnum):
+    """What happened to a note."""
+
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+
+
+@strawberry.type
+class NoteEvent:
+    """A note change in a workspace."""
+
+    event_id: str = strawberry.field(
+        description="Opaque, increasing per workspace; pass it back as `after` to resume."
+    )
+    kind: NoteEventKind
+    note_id: strawberry.ID
+    workspace_id: strawberry.ID
+    at: datetime
+    event: strawberry.Private[Event]
+
+    @classmethod
+    def of(cls, event: Event) -> NoteEvent:
+        """Wrap a logged event."""
+        return cls(
+            event_id=event.event_id or "",
+            kind=NoteEventKind(event.kind),
+            note_id=strawberry.ID(event.note_id or ""),
+            workspace_id=strawberry.ID(event.workspace_id or ""),
+            at=event.moment,
+            event=event,
+        )
+
+    @strawberry.field(description="The note as it is after the change; null for DELETED.")
+    async def note(self, info: Info) -> NoteType | None:
+        if self.kind is NoteEventKind.DELETED:
+            return None
+        doc = await info.context.loaders.note_by_id.load(PydanticObjectId(self.note_id))
+        return NoteType.from_document(doc) if doc else None
+
+    @strawberry.field
+    async def actor(self, info: Info) -> UserType:
+        return await load_user(info, PydanticObjectId(self.event.actor_id))
+
+
+@strawberry.type
+class PresenceEvent:
+    """Who is online in a workspace."""
+
+    workspace_id: strawberry.ID
+    change: strawberry.Private[live.PresenceChange]
+
+    @strawberry.field
+    async def online(self, info: Info) -> list[UserType]:
+        return await load_users(info, list(self.change.online))
+
+    @strawberry.field
+    async def joined(self, info: Info) -> UserType | None:
+        return await load_user(info, self.change.joined) if self.change.joined else None
+
+    @strawberry.field
+    async def left(self, info: Info) -> UserType | None:
+        return await load_user(info, self.change.left) if self.change.left else None
+
+
+@strawberry.type
+class Subscription:
+    """Live updates over websockets (graphql-transport-ws and graphql-ws)."""
+
+    @strawberry.subscription(
+        description=(
+            "Every note change in one workspace. With `after`, first replays the retained "
+            "events that came after that eventId (at least the last 1,000 or 24 hours), then "
+            "continues live, with no gap and no duplicate. An `after` older than the retained "
+            "history fails with EVENT_HISTORY_EXPIRED: reload, then subscribe without it."
+        )
+    )
+    async def workspace_events(
+        self, info: Info, workspace_id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[NoteEvent, None]:
+        async for event in live.workspace_events(info.context, workspace_id, after):
+            yield NoteEvent.of(event)
+
+    @strawberry.subscription(description="Changes to one note.")
+    async def note_changed(
+        self,
+        info: Info,
+        id: strawberry.ID,
+    ) -> AsyncGenerator[NoteEvent, None]:
+        async for event in live.note_changes(info.context, id):
+            yield NoteEvent.of(event)
+
+    @strawberry.subscription(description="The viewer's own notifications, live.")
+    async def notifications(self, info: Info) -> AsyncGenerator[NotificationType, None]:
+        async for notification in live.notifications(info.context):
+            yield NotificationType.from_document(notification)
+
+    @strawberry.subscription(
+        description="Who is online in a workspace; subscribing marks the viewer online there."
+    )
+    async def presence(
+        self, info: Info, workspace_id: strawberry.ID
+    ) -> AsyncGenerator[PresenceEvent, None]:
+        async for change in live.presence(info.context, workspace_id):
+            yield PresenceEvent(workspace_id=strawberry.ID(str(change.workspace_id)), change=change)
