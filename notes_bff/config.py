@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "notes-bff"
     jwt_audience: str = "notes-dashboard"
-    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=5)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_subscriptions_per_connection: int = Field(default=50, ge=1)
     max_connections_per_user: int = Field(default=20, ge=1)
+    due_soon_interval_seconds: float = Field(default=60.0, gt=0)
     compress_min_bytes: int = Field(default=1024, ge=0)
     mongodb_timeout_ms: int = Field(default=5000, ge=100)
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).

@@ -20,6 +20,7 @@ from notes_bff.keys import DOCUMENTS, METRICS, MONGO, MONGO_READY, REALTIME, RED
 from notes_bff.models import DOCUMENT_MODELS
 from notes_bff.persisted.store import DocumentStore
 from notes_bff.realtime.hub import Realtime
+from notes_bff.realtime.scheduler import DueSoonScheduler
 
 # Redis connections one process may hold for commands (the broker holds one more): the count
 # never grows with requests or subscribers.
@@ -124,7 +125,10 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         ttl_seconds=settings.apq_ttl_seconds,
         lru_size=settings.document_cache_size,
     )
+    scheduler = DueSoonScheduler(client, realtime, settings.due_soon_interval_seconds)
+    scheduler.start()
     yield
+    await scheduler.stop()
     await realtime.broker.stop()
     await broker_client.aclose()
     await client.aclose()

@@ -27,6 +27,7 @@ class RedisGuard:
     """
 
     def __init__(self, component: str, metrics: Metrics) -> None:
+        """Guard the calls of ``component``, counting failures in ``metrics``."""
         self.component = component
         self.metrics = metrics
         self._down_until = 0.0

@@ -30,10 +30,6 @@ async def close(context: Context, code: int, reason: str) -> None:
         await socket.close(code=code, message=reason.encode())
 
 
-def _same_origin(request: web.Request, origin: str) -> bool:
-    return origin.rstrip("/") in {f"http://{request.host}", f"https://{request.host}"}
-
-
 class SocketRegistry:
     """The process's websocket connections, counted per user."""
 
@@ -57,7 +53,7 @@ class SocketRegistry:
         raise ConnectionRejectionError({"reason": reason})
 
     async def authenticate(self, context: Context) -> UnsetType:
-        """Accept the connection, or close it: 4401 anonymous, 4403 bad token or Origin."""
+        """Accept the connection, or close it: 4401 anonymous, 4403 bad token, 4429 too many."""
         params = context.connection_params or {}
         header = params.get("authorization") or params.get("Authorization")
         request = context.request
@@ -71,10 +67,8 @@ class SocketRegistry:
             except AppError:
                 await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: invalid or expired token")
         elif ACCESS_COOKIE in request.cookies:
-            origin = request.headers.get("Origin", "")
-            allowed = set(context.settings.cors_origins)
-            if origin and origin.rstrip("/") not in allowed and not _same_origin(request, origin):
-                await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: origin not allowed")
+            # The upgrade's Origin was already checked (same origin or NOTES_BFF_CORS_ORIGINS)
+            # by the view before the handshake: a foreign page gets a 403, no socket.
             if context.auth_error is not None or context.claims is None:
                 await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: invalid or expired token")
         else:

@@ -49,6 +49,8 @@ class Note(Document):
     mention_ids: list[PydanticObjectId] = Field(default_factory=list)
     last_edited_by_id: PydanticObjectId | None = None
     version: int = 1
+    # The due date a DUE_SOON notification was sent for (a new due date notifies again).
+    due_soon_sent_for: datetime | None = None
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
 
@@ -76,6 +78,7 @@ class Note(Document):
                 name="assignee_due",
             ),
             IndexModel([("updated_at", DESCENDING)], name="updated"),
+            IndexModel([("due_sort", ASCENDING), ("is_archived", ASCENDING)], name="due_scan"),
         ]
 
     def set_priority(self, priority: NotePriority) -> None:

@@ -70,13 +70,15 @@ class Subscription:
         while True:
             get = asyncio.ensure_future(self.queue.get())
             overflow = asyncio.ensure_future(self.overflowed.wait())
-            done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
-            if get in done:
+            try:
+                done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
                 overflow.cancel()
-                yield get.result()
-                continue
-            get.cancel()
-            raise SlowSubscriber
+                if not get.done():
+                    get.cancel()
+            if get not in done:
+                raise SlowSubscriber
+            yield get.result()
 
 
 class Broker:

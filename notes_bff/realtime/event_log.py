@@ -49,6 +49,10 @@ class EventHistoryExpired(AppError):
     code = "EVENT_HISTORY_EXPIRED"
 
 
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def _id_key(event_id: str) -> tuple[int, int]:
     ms, seq = event_id.split("-")
     return int(ms), int(seq)
@@ -86,16 +90,17 @@ class EventLog:
         if not _EVENT_ID.match(after):
             raise BadInput("after", "after is not an eventId of this workspace.")
         key = STREAM_PREFIX + workspace_id
-        info = await self.redis.xinfo_stream(key) if await self.redis.exists(key) else None
-        if info is not None:
-            deleted = info.get("max-deleted-entry-id") or b"0-0"
-            deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
-            if id_after(deleted, after):
-                raise EventHistoryExpired(
-                    "Events after this eventId are no longer retained; reload the workspace "
-                    "and subscribe again without `after`.",
-                    field="after",
-                )
+        first = cast(
+            "list[tuple[bytes, dict[bytes, bytes]]]",
+            await self.redis.xrange(key, min="-", max="+", count=1),
+        )
+        # The log no longer holds `after` itself: what followed it may be gone too.
+        if not first or id_after(_text(first[0][0]), after):
+            raise EventHistoryExpired(
+                "Events after this eventId are no longer retained; reload the workspace "
+                "and subscribe again without `after`.",
+                field="after",
+            )
         entries = cast(
             "list[tuple[bytes, dict[bytes, bytes]]]",
             await self.redis.xrange(key, min=f"({after}", max="+"),

@@ -10,26 +10,25 @@ from beanie import PydanticObjectId
 from notes_bff.context import Context
 from notes_bff.models import Note, Notification, NotificationKind, Workspace
 from notes_bff.pagination import Page, keyset_page
+from notes_bff.realtime.hub import Realtime
 from notes_bff.validation import object_ids
 
 NOTIFICATION_SORT = [("created_at", -1), ("_id", -1)]
 
 
-async def notify(
-    ctx: Context,
+async def store_notifications(
+    realtime: Realtime,
     kind: NotificationKind,
     user_ids: Sequence[PydanticObjectId],
-    template: str,
+    message: str,
     *,
-    actor: PydanticObjectId,
+    actor: PydanticObjectId | None = None,
     note: Note | None = None,
     workspace: Workspace | None = None,
 ) -> list[Notification]:
-    """Store one notification per user; ``{actor}`` in ``template`` becomes the actor's name."""
+    """Store one notification per user and push each to its user's live subscription."""
     if not user_ids:
         return []
-    actor_doc = await ctx.loaders.user_by_id.load_document(actor)
-    message = template.format(actor=actor_doc.name if actor_doc else "Someone")
     docs = [
         Notification(
             user_id=user_id,
@@ -44,8 +43,28 @@ async def notify(
     result = await Notification.insert_many(docs)
     for doc, new_id in zip(docs, result.inserted_ids, strict=True):
         doc.id = new_id
-        await ctx.realtime.notified(str(doc.user_id), str(new_id))
+        await realtime.notified(str(doc.user_id), str(new_id))
     return docs
+
+
+async def notify(
+    ctx: Context,
+    kind: NotificationKind,
+    user_ids: Sequence[PydanticObjectId],
+    template: str,
+    *,
+    actor: PydanticObjectId,
+    note: Note | None = None,
+    workspace: Workspace | None = None,
+) -> list[Notification]:
+    """Notify users of the viewer's action; ``{actor}`` in ``template`` becomes their name."""
+    if not user_ids:
+        return []
+    actor_doc = await ctx.loaders.user_by_id.load_document(actor)
+    message = template.format(actor=actor_doc.name if actor_doc else "Someone")
+    return await store_notifications(
+        ctx.realtime, kind, user_ids, message, actor=actor, note=note, workspace=workspace
+    )
 
 
 async def page_of_notifications(

@@ -1,0 +1,287 @@
+"""Subscriptions over real websockets: both protocols, auth, delivery rules, resume, presence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import WSServerHandshakeError
+from redis.asyncio import Redis
+
+from notes_bff.config import Settings
+from notes_bff.embedded import EmbeddedProcess
+from notes_bff.realtime.event_log import STREAM_PREFIX
+from tests.conftest import Api
+from tests.ws import LEGACY_WS, TRANSPORT_WS, Closed, GraphQLSocket
+
+EVENTS = (
+    "subscription($w: ID!, $after: String) { workspaceEvents(workspaceId: $w, after: $after) "
+    "{ eventId kind noteId workspaceId at actor { name } note { title version author { name } "
+    "workspace { name } } } }"
+)
+
+
+def _url(api: Api) -> str:
+    return str(api.client.make_url("/graphql"))
+
+
+@contextlib.asynccontextmanager
+async def socket(api: Api, token: str | None, **kw: Any) -> AsyncIterator[GraphQLSocket]:
+    ws = await GraphQLSocket.open(api.client.session, _url(api), token=token, **kw)
+    try:
+        yield ws
+    finally:
+        await ws.close()
+
+
+async def _team(api: Api) -> tuple[dict[str, Any], str]:
+    owner = await api.sign_up("Owner")
+    return owner, await api.workspace(owner, "Live")
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_workspace_events_over_both_protocols(api: Api, protocol: str) -> None:
+    owner, ws = await _team(api)
+    async with socket(api, owner["token"], protocol=protocol) as live:
+        op = await live.subscribe(EVENTS, {"w": ws})
+        await asyncio.sleep(0.2)  # the subscription is registered once the first await runs
+        note = await api.note(owner, ws, title="First")
+        created = (await live.next(op))["data"]["workspaceEvents"]
+        assert created["kind"] == "CREATED" and created["noteId"] == note["id"]
+        assert created["note"] == {"title": "First", "version": 1, "author": {"name": "Owner"},
+                                   "workspace": {"name": "Live"}}  # fmt: skip
+        assert created["actor"] == {"name": "Owner"} and created["at"].endswith("Z")
+        await api.ok("mutation($n: ID!) { updateNote(id: $n, input: {title: \"Second\"}) { id } }",
+                     {"n": note["id"]}, token=owner["token"])  # fmt: skip
+        updated = (await live.next(op))["data"]["workspaceEvents"]
+        assert updated["kind"] == "UPDATED" and updated["note"]["title"] == "Second"
+        assert updated["eventId"] > created["eventId"] or len(updated["eventId"]) > len(
+            created["eventId"]
+        )
+        await api.ok(
+            "mutation($n: ID!) { deleteNote(id: $n) }", {"n": note["id"]}, token=owner["token"]
+        )
+        deleted = (await live.next(op))["data"]["workspaceEvents"]
+        assert deleted["kind"] == "DELETED" and deleted["note"] is None
+
+
+async def test_websocket_authentication(api: Api) -> None:
+    owner, _ = await _team(api)
+    session, url = api.client.session, _url(api)
+    with pytest.raises(Closed) as anonymous:
+        await GraphQLSocket.open(session, url)
+    assert anonymous.value.code == 4401
+    with pytest.raises(Closed) as forged:
+        await GraphQLSocket.open(session, url, token="not.a.token")
+    assert forged.value.code == 4403
+    cookie = {"Cookie": f"nb_access={owner['token']}"}
+    with pytest.raises(WSServerHandshakeError) as foreign:
+        await GraphQLSocket.open(session, url, headers={**cookie, "Origin": "https://evil.example"})
+    assert foreign.value.status == 403
+    same_origin = {**cookie, "Origin": f"http://{api.client.host}:{api.client.port}"}
+    ws = await GraphQLSocket.open(session, url, headers=same_origin)
+    await ws.close()
+
+
+async def test_removed_member_stops_receiving_at_once(api: Api) -> None:
+    owner, ws = await _team(api)
+    member = await api.sign_up("Member")
+    await api.add(owner, ws, member, "VIEWER")
+    async with socket(api, member["token"]) as live:
+        op = await live.subscribe(EVENTS, {"w": ws})
+        await asyncio.sleep(0.2)
+        await api.note(owner, ws, title="Visible")
+        assert (await live.next(op))["data"]["workspaceEvents"]["note"]["title"] == "Visible"
+        await api.ok("mutation($w: ID!, $u: ID!) { removeMember(workspaceId: $w, userId: $u) }",
+                     {"w": ws, "u": member["id"]}, token=owner["token"])  # fmt: skip
+        ended = await live.next(op)
+        assert [e["extensions"]["code"] for e in ended["errors"]] == ["FORBIDDEN"]
+        assert await live.next(op) == {"complete": True}
+        await api.note(owner, ws, title="Secret")
+        with pytest.raises(TimeoutError):
+            await live.next(op, timeout=1.0)
+
+
+async def test_non_members_cannot_subscribe(api: Api) -> None:
+    _, ws = await _team(api)
+    stranger = await api.sign_up("Stranger")
+    async with socket(api, stranger["token"]) as live:
+        op = await live.subscribe(EVENTS, {"w": ws})
+        refused = await live.next(op)
+        assert [e["extensions"]["code"] for e in refused["errors"]] == ["NOT_FOUND"]
+
+
+async def test_resume_after_a_disconnect_has_no_gap_and_no_duplicate(api: Api) -> None:
+    owner, ws = await _team(api)
+    async with socket(api, owner["token"]) as live:
+        op = await live.subscribe(EVENTS, {"w": ws})
+        await asyncio.sleep(0.2)
+        await api.note(owner, ws, title="before")
+        last_seen = (await live.next(op))["data"]["workspaceEvents"]["eventId"]
+    missed = [await api.note(owner, ws, title=f"missed {i}") for i in range(3)]
+    async with socket(api, owner["token"]) as live:
+        op = await live.subscribe(EVENTS, {"w": ws, "after": last_seen})
+        # More writes race with the replay: they must come exactly once, in order.
+        writer = asyncio.create_task(_write_notes(api, owner, ws, 4))
+        received = [(await live.next(op))["data"]["workspaceEvents"] for _ in range(7)]
+        await writer
+        with pytest.raises(TimeoutError):
+            await live.next(op, timeout=1.0)
+    titles = [e["note"]["title"] for e in received]
+    assert titles[:3] == [n["title"] for n in missed]
+    assert sorted(titles[3:]) == [f"racing {i}" for i in range(4)]
+    ids = [e["eventId"] for e in received]
+    assert len(set(ids)) == 7
+    assert ids == sorted(ids, key=lambda i: tuple(int(p) for p in i.split("-")))
+
+
+async def _write_notes(api: Api, owner: dict[str, Any], ws: str, count: int) -> None:
+    for i in range(count):
+        await api.note(owner, ws, title=f"racing {i}")
+
+
+async def test_resume_from_a_trimmed_history_is_refused(api: Api, settings: Settings) -> None:
+    owner, ws = await _team(api)
+    async with socket(api, owner["token"]) as live:
+        op = await live.subscribe(EVENTS, {"w": ws})
+        await asyncio.sleep(0.2)
+        await api.note(owner, ws, title="old")
+        old = (await live.next(op))["data"]["workspaceEvents"]["eventId"]
+    for i in range(3):
+        await api.note(owner, ws, title=f"new {i}")
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        # What retention does to old entries.
+        await redis.xtrim(STREAM_PREFIX + ws, maxlen=1, approximate=False)
+    finally:
+        await redis.aclose()
+    async with socket(api, owner["token"]) as live:
+        op = await live.subscribe(EVENTS, {"w": ws, "after": old})
+        refused = await live.next(op)
+        assert [e["extensions"]["code"] for e in refused["errors"]] == ["EVENT_HISTORY_EXPIRED"]
+        bad = await live.subscribe(EVENTS, {"w": ws, "after": "garbage"})
+        assert [e["extensions"]["code"] for e in (await live.next(bad))["errors"]] == [
+            "BAD_USER_INPUT"
+        ]
+
+
+async def test_note_changed_until_deleted(api: Api) -> None:
+    owner, ws = await _team(api)
+    note = await api.note(owner, ws, title="Watched")
+    other = await api.note(owner, ws, title="Other")
+    async with socket(api, owner["token"]) as live:
+        op = await live.subscribe("subscription($n: ID!) { noteChanged(id: $n) { kind note { title } } }",
+                                  {"n": note["id"]})  # fmt: skip
+        await asyncio.sleep(0.2)
+        for target, title in ((other["id"], "ignored"), (note["id"], "Renamed")):
+            await api.ok("mutation($n: ID!, $t: String) { updateNote(id: $n, input: {title: $t}) { id } }",
+                         {"n": target, "t": title}, token=owner["token"])  # fmt: skip
+        assert (await live.next(op))["data"]["noteChanged"] == {
+            "kind": "UPDATED",
+            "note": {"title": "Renamed"},
+        }
+        await api.ok(
+            "mutation($n: ID!) { deleteNote(id: $n) }", {"n": note["id"]}, token=owner["token"]
+        )
+        assert (await live.next(op))["data"]["noteChanged"] == {"kind": "DELETED", "note": None}
+        assert await live.next(op) == {"complete": True}
+
+
+async def test_notifications_are_pushed_live(api: Api) -> None:
+    owner, ws = await _team(api)
+    mate = await api.sign_up("Mate")
+    async with socket(api, mate["token"]) as live:
+        op = await live.subscribe(
+            "subscription { notifications { kind message read note { title } } }"
+        )
+        await asyncio.sleep(0.2)
+        await api.add(owner, ws, mate, "EDITOR")
+        added = (await live.next(op))["data"]["notifications"]
+        assert added["kind"] == "MEMBER_ADDED" and added["read"] is False
+        await api.note(owner, ws, title="Hey", mentionIds=[mate["id"]], assigneeIds=[mate["id"]])
+        kinds = {(await live.next(op))["data"]["notifications"]["kind"] for _ in range(2)}
+        assert kinds == {"ASSIGNED", "MENTION"}
+
+
+PRESENCE = "subscription($w: ID!) { presence(workspaceId: $w) { online { name } joined { name } left { name } } }"
+
+
+async def test_presence_counts_tabs_as_one_user(api: Api) -> None:
+    owner, ws = await _team(api)
+    mate = await api.sign_up("Mate")
+    await api.add(owner, ws, mate, "EDITOR")
+    online = "query($w: ID!) { workspace(id: $w) { onlineMembers { name } } }"
+    tab1 = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+    op1 = await tab1.subscribe(PRESENCE, {"w": ws})
+    first = (await tab1.next(op1))["data"]["presence"]
+    assert first == {"online": [{"name": "Owner"}], "joined": {"name": "Owner"}, "left": None}
+    tab2 = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+    op2 = await tab2.subscribe(PRESENCE, {"w": ws})
+    assert (await tab2.next(op2))["data"]["presence"]["joined"] is None  # already online
+    mate_ws = await GraphQLSocket.open(api.client.session, _url(api), token=mate["token"])
+    op3 = await mate_ws.subscribe(PRESENCE, {"w": ws})
+    await mate_ws.next(op3)
+    joined = (await tab1.next(op1))["data"]["presence"]
+    assert joined["joined"] == {"name": "Mate"}
+    assert sorted(u["name"] for u in joined["online"]) == ["Mate", "Owner"]
+    members = (await api.ok(online, {"w": ws}, token=mate["token"]))["workspace"]["onlineMembers"]
+    assert sorted(u["name"] for u in members) == ["Mate", "Owner"]
+    await tab2.close()  # one of two tabs: still online
+    with pytest.raises(TimeoutError):
+        await mate_ws.next(op3, timeout=1.0)
+    await tab1.close()
+    left = (await mate_ws.next(op3))["data"]["presence"]
+    assert left == {"online": [{"name": "Mate"}], "joined": None, "left": {"name": "Owner"}}
+    await mate_ws.close()
+    await asyncio.sleep(0.3)
+    assert (await api.ok(online, {"w": ws}, token=owner["token"]))["workspace"][
+        "onlineMembers"
+    ] == []
+
+
+async def test_broker_recovers_after_a_redis_restart(
+    api: Api, servers: dict[str, EmbeddedProcess]
+) -> None:
+    owner, ws = await _team(api)
+    servers["redis"].stop()
+    servers["redis"].start()
+    async with socket(api, owner["token"]) as live:
+        op = await live.subscribe(EVENTS, {"w": ws})
+        for attempt in range(40):  # the broker reconnects with backoff, the guard waits 2 s
+            await api.note(owner, ws, title=f"after restart {attempt}")
+            with contextlib.suppress(TimeoutError):
+                event = (await live.next(op, timeout=0.5))["data"]["workspaceEvents"]
+                assert event["note"]["title"].startswith("after restart")
+                break
+        else:
+            raise AssertionError("no event after the Redis restart")
+
+
+async def test_redis_connections_do_not_grow_with_subscribers(api: Api, settings: Settings) -> None:
+    owner, ws = await _team(api)
+    redis = Redis.from_url(settings.redis_url or "")
+
+    async def mine() -> int:
+        clients = await redis.client_list()
+        return sum(1 for c in clients if c.get("name", "").startswith(f"notes-bff:{os.getpid()}"))
+
+    try:
+        before = await mine()
+        sockets = [
+            await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+            for _ in range(5)
+        ]
+        ops = [(s, await s.subscribe(EVENTS, {"w": ws})) for s in sockets for _ in range(6)]
+        await asyncio.sleep(1.5)
+        await api.note(owner, ws, title="fan-out")
+        for s, op in ops:
+            assert (await s.next(op))["data"]["workspaceEvents"]["note"]["title"] == "fan-out"
+        assert await mine() == before <= 17  # the command pool (16) and the broker's connection
+        for s in sockets:
+            await s.close()
+    finally:
+        await redis.aclose()
