@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=50, ge=1)
     max_connections_per_user: int = Field(default=20, ge=1)
     due_soon_interval_seconds: float = Field(default=60.0, gt=0)
+    subscriber_queue_size: int = Field(default=256, ge=1)
     compress_min_bytes: int = Field(default=1024, ge=0)
     mongodb_timeout_ms: int = Field(default=5000, ge=100)
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).

@@ -58,6 +58,11 @@ class Context:
             raise self.auth_error
         return PydanticObjectId(self.claims.user_id) if self.claims else None
 
+    async def close_connection(self, code: int, reason: str) -> None:
+        """Close this context's websocket (subscriptions) with ``code``."""
+        if isinstance(self.response, web.WebSocketResponse) and not self.response.closed:
+            await self.response.close(code=code, message=reason.encode())
+
     def require_viewer(self) -> PydanticObjectId:
         """The signed-in user's id, or ``UNAUTHENTICATED``."""
         viewer = self.viewer_id

@@ -116,7 +116,7 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         client_name=f"{name}:broker",
     )
     app[REDIS] = client
-    realtime = Realtime(client, broker_client, app[METRICS])
+    realtime = Realtime(client, broker_client, app[METRICS], settings.subscriber_queue_size)
     app[REALTIME] = realtime
     realtime.broker.start()
     app[DOCUMENTS] = DocumentStore(

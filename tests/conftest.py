@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -86,6 +88,23 @@ def settings(
     servers: dict[str, EmbeddedProcess], tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     return make_settings(servers, tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def js_dir() -> Path:
+    """tests/js with its locked npm packages installed; skipped (visibly) without Node.js."""
+    folder = Path(__file__).parent / "js"
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed: the JavaScript client tests need them")
+    if not (folder / "node_modules" / ".package-lock.json").exists():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=folder,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 import uuid
@@ -19,8 +18,6 @@ from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.persisted.store import APQ_PREFIX, sha256_hex
 from tests.conftest import Api, Reply
-
-JS_DIR = Path(__file__).parent / "js"
 
 
 def _unique_query() -> str:
@@ -269,26 +266,11 @@ async def test_apq_survives_a_redis_restart(
     assert (await redis.get(APQ_PREFIX + sha256_hex(known))).decode() == known  # persisted (AOF)
 
 
-def _node_modules() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed: the JavaScript interop test needs them")
-    if not (JS_DIR / "node_modules" / "@apollo" / "client").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return JS_DIR / "node_modules"
-
-
 @pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_apollo_client_persisted_queries_link(api: Api, method: str) -> None:
-    _node_modules()
+async def test_apollo_client_persisted_queries_link(api: Api, js_dir: Path, method: str) -> None:
     user = await api.sign_up("Apollo")
     proc = await asyncio.create_subprocess_exec(
-        "node", str(JS_DIR / "apq.mjs"), str(api.client.make_url("")).rstrip("/"), user["token"], method,
+        "node", str(js_dir / "apq.mjs"), str(api.client.make_url("")).rstrip("/"), user["token"], method,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 120)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -285,3 +287,70 @@ async def test_redis_connections_do_not_grow_with_subscribers(api: Api, settings
             await s.close()
     finally:
         await redis.aclose()
+
+
+async def test_a_slow_subscriber_is_cut_off_and_the_others_keep_receiving(other_app: Any) -> None:
+    async with other_app(subscriber_queue_size=4) as api:
+        owner, ws = await _team(api)
+        note = await api.note(owner, ws, title="big", content="word " * 20_000)  # ~100 KB
+        heavy = "subscription($w: ID!) { workspaceEvents(workspaceId: $w) { eventId note { content } } }"
+        slow = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+        fast = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+        slow_op = await slow.subscribe(heavy, {"w": ws})
+        fast_op = await fast.subscribe(EVENTS, {"w": ws})
+        await asyncio.sleep(0.5)
+        updates = 200  # ~20 MB for the slow reader: more than the socket buffers hold
+        received = 0
+        for i in range(updates):
+            await api.ok("mutation($n: ID!, $t: String) { updateNote(id: $n, input: {title: $t}) { id } }",
+                         {"n": note["id"], "t": f"v{i}"}, token=owner["token"])  # fmt: skip
+            assert (await fast.next(fast_op))["data"]["workspaceEvents"]["kind"] == "UPDATED"
+            received += 1
+        assert received == updates
+        with pytest.raises(Closed) as cut_off:  # the slow reader finally reads: all, then the close
+            await _read_until_closed(slow, slow_op)
+        assert cut_off.value.code == 4508
+        await fast.close()
+
+
+async def _read_until_closed(live: GraphQLSocket, op: str) -> None:
+    while True:
+        await live.next(op, timeout=30)
+
+
+async def test_token_expiry_closes_the_socket(other_app: Any) -> None:
+    async with other_app(access_token_ttl_seconds=5) as api:
+        owner, ws = await _team(api)
+        live = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+        op = await live.subscribe(EVENTS, {"w": ws})
+        with pytest.raises(Closed) as expired:
+            await live.next(op, timeout=15)
+        assert expired.value.code == 4403
+
+
+async def test_reference_graphql_ws_client(api: Api, js_dir: Path) -> None:
+    owner, ws = await _team(api)
+    ws_url = _url(api).replace("http://", "ws://")
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(js_dir / "graphql-ws.mjs"), ws_url, owner["token"], ws,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    if line.decode().strip() != "subscribed":
+        _, err = await proc.communicate()
+        raise AssertionError(err.decode()[-3000:])
+    await api.note(owner, ws, title="From Python")
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    event, completed = out.decode().strip().splitlines()
+    assert json.loads(event) == {
+        "data": {
+            "workspaceEvents": {
+                "kind": "CREATED",
+                "note": {"title": "From Python"},
+                "actor": {"name": "Owner"},
+            }
+        }
+    }
+    assert completed == "completed"

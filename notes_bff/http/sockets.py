@@ -23,13 +23,6 @@ CLOSE_TOO_MANY = 4429
 CONNECTION_USER = web.RequestKey("connection_user", str)
 
 
-async def close(context: Context, code: int, reason: str) -> None:
-    """Close the context's websocket with ``code``."""
-    socket = context.response
-    if isinstance(socket, web.WebSocketResponse) and not socket.closed:
-        await socket.close(code=code, message=reason.encode())
-
-
 class SocketRegistry:
     """The process's websocket connections, counted per user."""
 
@@ -49,7 +42,7 @@ class SocketRegistry:
                     del self.per_user[user]
 
     async def _reject(self, context: Context, code: int, reason: str) -> None:
-        await close(context, code, reason)
+        await context.close_connection(code, reason)
         raise ConnectionRejectionError({"reason": reason})
 
     async def authenticate(self, context: Context) -> UnsetType:
@@ -87,5 +80,7 @@ class SocketRegistry:
         loop = asyncio.get_running_loop()
         loop.call_later(
             delay,
-            lambda: asyncio.ensure_future(close(context, CLOSE_FORBIDDEN, "Token expired")),
+            lambda: asyncio.ensure_future(
+                context.close_connection(CLOSE_FORBIDDEN, "Token expired")
+            ),
         )

@@ -176,9 +176,9 @@ class NotesGraphQLView(GraphQLView[Context, None]):
             raise HTTPException(400, "The request body must be a JSON object.")
         return decoded
 
-    def encode_json(self, data: object) -> bytes:
-        """orjson: fast, and rejects nothing the schema can return."""
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        """orjson, as text: websocket messages must be text frames (graphql-ws requires it)."""
+        return orjson.dumps(data).decode()
 
     def create_response(
         self,

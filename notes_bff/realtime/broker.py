@@ -22,7 +22,6 @@ from notes_bff.realtime.events import Event
 from notes_bff.redis_guard import REDIS_OUTAGES
 
 log = structlog.get_logger("notes_bff.broker")
-QUEUE_SIZE = 256
 MAX_BACKOFF_S = 5.0
 READ_TIMEOUT_S = 5.0
 
@@ -53,10 +52,9 @@ class Delivery:
 class Subscription:
     """One local subscriber's bounded queue of deliveries."""
 
-    def __init__(self, broker: Broker, topics: frozenset[str]) -> None:
-        self.broker = broker
+    def __init__(self, topics: frozenset[str], queue_size: int) -> None:
         self.topics = topics
-        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=queue_size)
         self.overflowed = asyncio.Event()
 
     def offer(self, delivery: Delivery) -> None:
@@ -84,9 +82,10 @@ class Subscription:
 class Broker:
     """The process's single pub/sub reader and its local fan-out."""
 
-    def __init__(self, redis: Redis, metrics: Metrics) -> None:
+    def __init__(self, redis: Redis, metrics: Metrics, queue_size: int) -> None:
         """``redis`` is the broker's own client (no socket timeout: it waits for messages)."""
         self.redis = redis
+        self.queue_size = queue_size
         self.metrics = metrics
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
@@ -108,7 +107,7 @@ class Broker:
     @contextlib.contextmanager
     def subscribe(self, *topics: str) -> Iterator[Subscription]:
         """A local subscription to some topics, removed on exit."""
-        subscription = Subscription(self, frozenset(topics))
+        subscription = Subscription(frozenset(topics), self.queue_size)
         for topic in topics:
             self._subscribers[topic].add(subscription)
         try:

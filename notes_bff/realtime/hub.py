@@ -17,9 +17,11 @@ from notes_bff.redis_guard import RedisGuard
 class Realtime:
     """Publishes events after successful writes; a Redis outage never fails the write."""
 
-    def __init__(self, redis: Redis, broker_redis: Redis, metrics: Metrics) -> None:
+    def __init__(
+        self, redis: Redis, broker_redis: Redis, metrics: Metrics, queue_size: int
+    ) -> None:
         self.log = EventLog(redis)
-        self.broker = Broker(broker_redis, metrics)
+        self.broker = Broker(broker_redis, metrics, queue_size)
         self.presence = Presence(redis)
         self.guard = RedisGuard("events", metrics)
 

@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from beanie import PydanticObjectId
 
@@ -14,12 +15,14 @@ from notes_bff.context import Context, use_event_loaders
 from notes_bff.errors import Forbidden, NotFound
 from notes_bff.loaders import Loaders
 from notes_bff.models import Notification, Workspace
-from notes_bff.realtime.broker import Delivery
+from notes_bff.realtime.broker import Delivery, SlowSubscriber
 from notes_bff.realtime.event_log import id_after
 from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
 from notes_bff.realtime.presence import HEARTBEAT_S
 from notes_bff.resolvers.access import visible_note, visible_workspace
 from notes_bff.validation import object_id
+
+T = TypeVar("T")
 
 
 async def _still_member(
@@ -40,7 +43,41 @@ async def _subscribable(ctx: Context, raw_id: str) -> tuple[PydanticObjectId, Py
     return viewer, workspace.id
 
 
-async def workspace_events(ctx: Context, raw_id: str, after: str | None) -> AsyncIterator[Event]:
+CLOSE_SLOW = 4508
+
+
+async def _cut_off_when_slow(ctx: Context, events: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Pass events through; close the connection (4508) when its queue overflowed."""
+    try:
+        async for item in events:
+            yield item
+    except SlowSubscriber:
+        await ctx.close_connection(
+            CLOSE_SLOW, "Subscriber too slow; reconnect (with `after` to resume)"
+        )
+
+
+def workspace_events(ctx: Context, raw_id: str, after: str | None) -> AsyncIterator[Event]:
+    """See :func:`_workspace_events`."""
+    return _cut_off_when_slow(ctx, _workspace_events(ctx, raw_id, after))
+
+
+def note_changes(ctx: Context, raw_id: str) -> AsyncIterator[Event]:
+    """See :func:`_note_changes`."""
+    return _cut_off_when_slow(ctx, _note_changes(ctx, raw_id))
+
+
+def notifications(ctx: Context) -> AsyncIterator[Notification]:
+    """See :func:`_notifications`."""
+    return _cut_off_when_slow(ctx, _notifications(ctx))
+
+
+def presence(ctx: Context, raw_id: str) -> AsyncIterator[PresenceChange]:
+    """See :func:`_presence`."""
+    return _cut_off_when_slow(ctx, _presence(ctx, raw_id))
+
+
+async def _workspace_events(ctx: Context, raw_id: str, after: str | None) -> AsyncIterator[Event]:
     """The workspace's note events: first the retained ones after ``after``, then live ones.
 
     The live subscription starts before the replay is read, and events are deduplicated by
@@ -68,7 +105,7 @@ async def workspace_events(ctx: Context, raw_id: str, after: str | None) -> Asyn
             yield event
 
 
-async def note_changes(ctx: Context, raw_id: str) -> AsyncIterator[Event]:
+async def _note_changes(ctx: Context, raw_id: str) -> AsyncIterator[Event]:
     """Changes to one note, until it is deleted."""
     viewer = ctx.require_viewer()
     note = await visible_note(ctx, raw_id)
@@ -87,7 +124,7 @@ async def note_changes(ctx: Context, raw_id: str) -> AsyncIterator[Event]:
                 return
 
 
-async def notifications(ctx: Context) -> AsyncIterator[Notification]:
+async def _notifications(ctx: Context) -> AsyncIterator[Notification]:
     """The viewer's new notifications."""
     viewer = ctx.require_viewer()
     with ctx.realtime.broker.subscribe(user_topic(str(viewer))) as live:
@@ -110,7 +147,7 @@ class PresenceChange:
     left: PydanticObjectId | None
 
 
-async def presence(ctx: Context, raw_id: str) -> AsyncIterator[PresenceChange]:
+async def _presence(ctx: Context, raw_id: str) -> AsyncIterator[PresenceChange]:
     """Mark the viewer online while subscribed; every join and leave in the workspace."""
     viewer, workspace_id = await _subscribable(ctx, raw_id)
     realtime, ws, me = ctx.realtime, str(workspace_id), str(viewer)
