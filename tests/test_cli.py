@@ -246,3 +246,67 @@ def test_seed_command_writes_realistic_data(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "seeded 5 users, 2 workspaces, 30 notes" in result.stderr
     assert "demo login: demo@example.com / demo-password" in result.stderr
+
+
+async def test_events_cross_workers_exactly_once_in_order_and_due_soon_once(
+    server_factory: Any,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.ws import GraphQLSocket
+
+    server = server_factory("--workers", "2", NOTES_BFF_DUE_SOON_INTERVAL_SECONDS="0.5")
+    await server.wait_ready()
+    events = "subscription($w: ID!) { workspaceEvents(workspaceId: $w) { eventId note { title } } }"
+    async with aiohttp.ClientSession() as session:
+        sign_up = 'mutation($e: String!) { signUp(input: {email: $e, password: "long enough", name: "X"}) { accessToken user { id } } }'
+        owner = (await _gql(session, server.url, sign_up, {"e": "owner@example.com"}))["signUp"]
+        mate = (await _gql(session, server.url, sign_up, {"e": "mate@example.com"}))["signUp"]
+        token = owner["accessToken"]
+        ws_id = (
+            await _gql(
+                session,
+                server.url,
+                'mutation { createWorkspace(input: {name: "X"}) { id } }',
+                token=token,
+            )
+        )["createWorkspace"]["id"]
+        await _gql(session, server.url, "mutation($w: ID!) { addMember(workspaceId: $w, email: \"mate@example.com\", role: EDITOR) { role } }",
+                   {"w": ws_id}, token=token)  # fmt: skip
+        # Eight connections: the kernel spreads them over both workers.
+        sockets = [
+            await GraphQLSocket.open(session, f"{server.url}/graphql", token=token)
+            for _ in range(8)
+        ]
+        ops = [await s.subscribe(events, {"w": ws_id}) for s in sockets]
+        await asyncio.sleep(1.0)
+        titles = [f"n{i}" for i in range(10)]
+        due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+        for title in titles:  # each mutation lands on either worker
+            await _gql(session, server.url, "mutation($w: ID!, $t: String!, $d: DateTime, $a: [ID!]) { createNote(input: {workspaceId: $w, title: $t, dueDate: $d, assigneeIds: $a}) { id } }",
+                       {"w": ws_id, "t": title, "d": due if title == "n0" else None, "a": [mate["user"]["id"]]}, token=token)  # fmt: skip
+        for sock, op in zip(sockets, ops, strict=True):
+            got = [
+                (await sock.next(op))["data"]["workspaceEvents"]["note"]["title"] for _ in titles
+            ]
+            assert got == titles
+            with pytest.raises(TimeoutError):
+                await sock.next(op, timeout=0.5)
+            await sock.close()
+        await asyncio.sleep(3)  # several scheduler rounds on both workers
+        mate_token = (
+            await _gql(
+                session,
+                server.url,
+                'mutation { logIn(input: {email: "mate@example.com", password: "long enough"}) { accessToken } }',
+            )
+        )["logIn"]["accessToken"]
+        notes = await _gql(
+            session,
+            server.url,
+            "{ notifications(first: 50) { nodes { kind message } } }",
+            token=mate_token,
+        )
+    due_soon = [n for n in notes["notifications"]["nodes"] if n["kind"] == "DUE_SOON"]
+    assert due_soon == [{"kind": "DUE_SOON", "message": "“n0” is due within 24 hours"}]
+    assert server.stop()[0] == 0
