@@ -45,10 +45,11 @@ def child_pid(pid: int, marker: bytes) -> int:
 
 
 @contextlib.contextmanager
-def demo_server(*args: str) -> Iterator[tuple[int, str]]:
+def demo_server(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, str]]:
     """``notes-bff serve --demo`` on embedded servers in a temporary folder: (pid, url)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTES_BFF_")}
+    extra = env or {}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTES_BFF_")} | extra
     env |= {"NOTES_BFF_DATA_DIR": tempfile.mkdtemp(prefix="notes-bff-bench-")}
     env |= {"NOTES_BFF_PORT": str(port)}
     server = subprocess.Popen(
