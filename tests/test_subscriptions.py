@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
+from notes_bff.keys import REALTIME
 from notes_bff.realtime.event_log import STREAM_PREFIX
 from tests.conftest import Api
 from tests.ws import LEGACY_WS, TRANSPORT_WS, Closed, GraphQLSocket
@@ -354,3 +356,42 @@ async def test_reference_graphql_ws_client(api: Api, js_dir: Path) -> None:
         }
     }
     assert completed == "completed"
+
+
+async def test_caps_on_subscriptions_and_connections(other_app: Any) -> None:
+    async with other_app(max_subscriptions_per_connection=2, max_connections_per_user=2) as api:
+        owner, ws = await _team(api)
+        first = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+        ops = [await first.subscribe(EVENTS, {"w": ws}) for _ in range(3)]
+        refused = await first.next(ops[2])
+        assert refused["errors"][0]["message"] == "Subscription limit reached"
+        second = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+        with pytest.raises(Closed) as third:
+            await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+        assert third.value.code == 4429
+        await second.close()
+        await asyncio.sleep(0.2)  # a closed connection frees its slot
+        again = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+        await again.close()
+        await first.close()
+
+
+async def test_a_crashed_workers_connections_drop_off(api: Api, settings: Settings) -> None:
+    owner, ws = await _team(api)
+    ghost = await api.sign_up("Ghost")
+    await api.add(owner, ws, ghost, "VIEWER")
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        # A connection whose worker died: its heartbeat stopped renewing it 50 s ago.
+        key = f"notes-bff:presence:{ws}"
+        await redis.zadd(key, {f"{ghost['id']}:dead-connection": time.time() - 5})
+        online = "query($w: ID!) { workspace(id: $w) { onlineMembers { name } } }"
+        assert (await api.ok(online, {"w": ws}, token=owner["token"]))["workspace"][
+            "onlineMembers"
+        ] == []
+        presence = api.client.server.app[REALTIME].presence
+        swept = await asyncio.gather(presence.sweep(ws), presence.sweep(ws))
+        assert sorted(swept, key=len) == [[], [ghost["id"]]]  # one sweeper reports the leave
+        assert await redis.zcard(key) == 0
+    finally:
+        await redis.aclose()
