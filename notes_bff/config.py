@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     max_connections_per_user: int = Field(default=20, ge=1)
     due_soon_interval_seconds: float = Field(default=60.0, gt=0)
     subscriber_queue_size: int = Field(default=256, ge=1)
+    max_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=30, ge=0)
+    max_tokens: int = Field(default=5000, ge=10)
+    max_root_fields: int = Field(default=20, ge=1)
+    max_directives_per_field: int = Field(default=4, ge=0)
+    max_cost: int = Field(default=10_000, ge=1)
+    operation_timeout_seconds: float = Field(default=10.0, gt=0)
+    field_suggestions: bool | None = None
     compress_min_bytes: int = Field(default=1024, ge=0)
     mongodb_timeout_ms: int = Field(default=5000, ge=100)
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
@@ -105,6 +113,13 @@ class Settings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         """GraphiQL: on in development, off in production unless asked for."""
         return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def suggestions_enabled(self) -> bool:
+        """ "Did you mean …?" in validation errors: on in development, off in production."""
+        if self.field_suggestions is not None:
+            return self.field_suggestions
+        return not self.is_production
 
     @property
     def introspection_enabled(self) -> bool:

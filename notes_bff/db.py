@@ -13,6 +13,9 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
@@ -106,6 +109,10 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
             socket_connect_timeout=2,
             health_check_interval=30,
             client_name=name,
+            # A pooled connection that Redis closed (a restart) fails on first use: retry
+            # such a command on a fresh connection instead of failing the request.
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[RedisConnectionError],
         )
     )
     # The broker's one pub/sub connection waits for messages: no socket timeout, but PINGs.

@@ -21,6 +21,7 @@ from notes_bff.keys import METRICS, MONGO, MONGO_READY, PASSWORDS, REDIS, SESSIO
 from notes_bff.logs import configure_logging
 from notes_bff.metrics import Metrics
 from notes_bff.schema import build_schema
+from notes_bff.schema.limits import Limits
 
 READY_TIMEOUT_S = 2.0
 
@@ -96,7 +97,17 @@ def create_app(
     app.cleanup_ctx.append(mongo_context(mongo_listeners))
     app.cleanup_ctx.append(redis_context)
     view = NotesGraphQLView(
-        build_schema(introspection=settings.introspection_enabled),
+        build_schema(
+            introspection=settings.introspection_enabled,
+            limits=Limits(
+                max_depth=settings.max_depth,
+                max_aliases=settings.max_aliases,
+                max_tokens=settings.max_tokens,
+                max_root_fields=settings.max_root_fields,
+                max_directives_per_field=settings.max_directives_per_field,
+                max_cost=settings.max_cost,
+            ),
+        ),
         app_metrics,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,

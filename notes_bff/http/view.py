@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +34,7 @@ from notes_bff.keys import (
 from notes_bff.loaders import build_loaders
 from notes_bff.metrics import Metrics
 from notes_bff.persisted.protocol import PersistedQueryError, resolve
+from notes_bff.schema.errors import classify
 
 # Apollo's CSRF prevention: a "simple" request (one a browser sends cross-site without a
 # preflight) may not be authenticated by cookie.
@@ -138,13 +140,23 @@ class NotesGraphQLView(GraphQLView[Context, None]):
         if resolved.cached is not None and resolved.query is not None:
             context.documents[resolved.query] = resolved.cached
         try:
-            result = await super().execute_single(
-                request=request,
-                request_adapter=request_adapter,
-                sub_response=sub_response,
-                context=context,
-                root_value=root_value,
-                request_data=replace(request_data, query=resolved.query),
+            async with asyncio.timeout(settings.operation_timeout_seconds):
+                result = await super().execute_single(
+                    request=request,
+                    request_adapter=request_adapter,
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=root_value,
+                    request_data=replace(request_data, query=resolved.query),
+                )
+        except TimeoutError:
+            message = (
+                f"The operation did not finish within {settings.operation_timeout_seconds:g} s "
+                "and was cancelled."
+            )
+            return ExecutionResult(
+                data=None,
+                errors=[GraphQLError(message, extensions={"code": ServiceUnavailable.code})],
             )
         except HTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError):
@@ -179,6 +191,21 @@ class NotesGraphQLView(GraphQLView[Context, None]):
     def encode_json(self, data: object) -> str:
         """orjson, as text: websocket messages must be text frames (graphql-ws requires it)."""
         return orjson.dumps(data).decode()
+
+    async def process_result(
+        self, request: web.Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """The response body; any error that escaped ``ErrorCodes`` (raised by an extension,
+        say) is masked here, so no uncoded message ever reaches a client."""
+        if result.errors:
+            request_id = request.get(REQUEST_ID, "")
+            result.errors = [
+                error
+                if (error.extensions or {}).get("code")
+                else classify(error, "execute", request_id, force_mask=True)
+                for error in result.errors
+            ]
+        return await super().process_result(request, result)
 
     def create_response(
         self,

@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
 from notes_bff.schema.document_cache import CachedDocuments
 from notes_bff.schema.errors import ErrorCodes
+from notes_bff.schema.limits import Limits, OperationLimits
 from notes_bff.schema.root import Mutation, Query
 from notes_bff.schema.scalars import DATETIME_SCALAR
 from notes_bff.schema.subscriptions import Subscription
@@ -29,10 +30,12 @@ class NotesSchema(strawberry.Schema):
         """Logged (and masked) by ``ErrorCodes``; strawberry's own logging would repeat it."""
 
 
-def build_schema(*, introspection: bool = True) -> NotesSchema:
+def build_schema(*, introspection: bool = True, limits: Limits | None = None) -> NotesSchema:
     """The schema; ``introspection=False`` refuses ``__schema``/``__type`` queries."""
+    operation_limits = limits or Limits()
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
+        lambda: OperationLimits(operation_limits),
         CachedDocuments,
     ]
     if not introspection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,8 @@ log = structlog.get_logger("notes_bff.errors")
 
 MASKED_MESSAGE = "Unexpected error."
 COERCION_ERRORS = (GraphQLError, ValueError, TypeError)
+# graphql-core's hint at names that exist, which tells a prober what the schema holds.
+_SUGGESTION = re.compile(r" Did you mean .*\?$")
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
@@ -31,25 +34,42 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
     )
 
 
-def classify(error: GraphQLError, phase: str, request_id: str) -> GraphQLError:
-    """The client-safe version of ``error`` with its ``extensions.code``."""
+def classify(
+    error: GraphQLError, phase: str, request_id: str, *, force_mask: bool = False
+) -> GraphQLError:
+    """The client-safe version of ``error`` with its ``extensions.code``.
+
+    ``force_mask`` masks whatever is not an expected error (for errors that escaped the
+    phase they were raised in, so their origin is unknown).
+    """
     original = error.original_error
     if isinstance(original, (*MONGO_OUTAGES, *REDIS_OUTAGES)):
         log.warning("backing_service_unavailable", request_id=request_id, error=str(original))
         original = ServiceUnavailable()
     if isinstance(original, AppError):
         return _with(error, original.message, original.as_extensions())
+    if force_mask:
+        return _masked(error, original, request_id)
+    if original is None and (error.extensions or {}).get("code"):
+        return error  # already coded (operation limits)
+    if original is None and phase == "parse" and "Parsing aborted" in error.message:
+        message = error.message.replace("Parsing aborted.", "").strip()
+        return _with(
+            error, f"The operation is too complex: {message}", {"code": "QUERY_TOO_COMPLEX"}
+        )
     if original is None and phase in ("parse", "validate"):
         code = "GRAPHQL_PARSE_FAILED" if phase == "parse" else "GRAPHQL_VALIDATION_FAILED"
         return _with(error, error.message, {**(error.extensions or {}), "code": code})
     if error.path is None and (original is None or isinstance(original, COERCION_ERRORS)):
         # graphql-core's errors before execution: variable values that do not coerce.
         return _with(error, error.message, {"code": "BAD_USER_INPUT"})
+    return _masked(error, original, request_id)
+
+
+def _masked(error: GraphQLError, original: BaseException | None, request_id: str) -> GraphQLError:
+    """INTERNAL_SERVER_ERROR with the request id; the traceback goes to the log only."""
     log.error(
-        "unexpected_error",
-        request_id=request_id,
-        path=error.path,
-        exc_info=original or error,
+        "unexpected_error", request_id=request_id, path=error.path, exc_info=original or error
     )
     return _with(error, MASKED_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id})
 
@@ -70,7 +90,11 @@ class ErrorCodes(SchemaExtension):
         else:
             phase = "execute"
         request_id = getattr(ctx.context, "request_id", "")
-        result.errors = [classify(e, phase, request_id) for e in result.errors]
+        errors = [classify(e, phase, request_id) for e in result.errors]
+        settings = getattr(ctx.context, "settings", None)
+        if phase == "validate" and settings is not None and not settings.suggestions_enabled:
+            errors = [_with(e, _SUGGESTION.sub("", e.message), e.extensions or {}) for e in errors]
+        result.errors = errors
 
     def on_operation(self) -> Iterator[None]:
         yield

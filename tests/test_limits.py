@@ -1,0 +1,118 @@
+"""Hostile operations: depth, alias, cost and directive bombs (also inside fragments), tokens,
+batches, suggestions, timeouts, and errors that must never leak."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+
+
+def _codes_and_message(reply: Any) -> tuple[list[str], str]:
+    return reply.codes, reply.errors[0]["message"] if reply.errors else ""
+
+
+async def _refused(
+    api: Api, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> str:
+    reply = await api.gql(query, variables, token=token)
+    assert (reply.status, reply.codes) == (400, ["QUERY_TOO_COMPLEX"]), reply.body
+    return str(reply.errors[0]["message"])
+
+
+async def test_depth_bomb_inside_fragments(api: Api) -> None:
+    user = await api.sign_up()
+    # Depth 13 spread over fragments that each look shallow.
+    query = """
+    query { notes { ...A } }
+    fragment A on NoteConnection { nodes { workspace { ...B } } }
+    fragment B on Workspace { notes { nodes { workspace { ...C } } } }
+    fragment C on Workspace { notes { nodes { workspace { notes { nodes { workspace { notes { nodes { title } } } } } } } } }
+    """
+    message = await _refused(api, query, token=user["token"])
+    assert "depth is" in message and "over the limit of 12" in message
+
+
+async def test_alias_bomb_through_a_fragment_spread_many_times(api: Api) -> None:
+    fragment = "fragment F on User { a1: id a2: id a3: id a4: id a5: id }"
+    spreads = " ".join(f"m{i}: me {{ ...F }}" for i in range(6))  # 6 aliases + 6 * 5 inside
+    message = await _refused(api, f"query {{ {spreads} }} {fragment}")
+    assert "aliases is 36, over the limit of 30 by 6" in message
+
+
+async def test_cost_bomb_with_large_pages(api: Api) -> None:
+    user = await api.sign_up()
+    query = "{ notes(first: 100) { nodes { workspace { notes(first: 100) { nodes { title author { name } } } } } } }"
+    message = await _refused(api, query, token=user["token"])
+    assert "cost (objects it may return) is" in message and "over the limit of 10000" in message
+    # The same shape with small pages passes, and variables count like literals.
+    ok = "query($n: Int) { notes(first: $n) { nodes { workspace { notes(first: $n) { nodes { title } } } } } }"
+    assert not (await api.gql(ok, {"n": 5}, token=user["token"])).errors
+    assert "cost" in await _refused(api, ok, {"n": 100}, token=user["token"])
+
+
+async def test_root_fields_and_directives(api: Api) -> None:
+    roots = " ".join(f"f{i}: __typename" for i in range(21))
+    assert "root fields is 21, over the limit of 20 by 1" in await _refused(api, f"{{ {roots} }}")
+    directives = "{ me @include(if: true) @include(if: true) @skip(if: false) @skip(if: false) @include(if: true) { id } }"
+    assert "directives on one field is 5" in await _refused(api, directives)
+
+
+async def test_token_limit(api: Api) -> None:
+    fields = " ".join("__typename" for _ in range(5001))
+    message = await _refused(api, f"{{ {fields} }}")
+    assert "more than 5000 tokens" in message
+
+
+async def test_batches_are_refused(api: Api) -> None:
+    resp = await api.client.post(
+        "/graphql", json=[{"query": "{ me { id } }"}, {"query": "{ me { id } }"}]
+    )
+    assert resp.status == 400
+
+
+async def test_deeply_nested_json_variables_are_400(api: Api) -> None:
+    body = (
+        '{"query": "query($f: NoteFilter) { notes(filter: $f) { totalCount } }", "variables": {"f": '
+        + "[" * 5000
+        + "]" * 5000
+        + "}}"
+    )
+    resp = await api.client.post(
+        "/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 400
+
+
+async def test_field_suggestions_only_in_development(api: Api, other_app: Any) -> None:
+    typo = "{ me { nmae } }"
+    assert "Did you mean 'name'?" in (await api.gql(typo)).errors[0]["message"]
+    async with other_app(field_suggestions=False) as hardened:
+        reply = await hardened.gql(typo)
+        assert reply.codes == ["GRAPHQL_VALIDATION_FAILED"]
+        assert "Did you mean" not in reply.errors[0]["message"]
+
+
+async def test_operation_deadline(other_app: Any) -> None:
+    async with other_app(operation_timeout_seconds=0.001) as api:
+        reply = await api.gql(
+            'mutation { signUp(input: {email: "slow@example.com", password: "12345678", name: "S"}) { accessToken } }'
+        )
+        assert (reply.status, reply.codes) == (503, ["SERVICE_UNAVAILABLE"])
+        assert "did not finish within 0.001 s" in reply.errors[0]["message"]
+
+
+@pytest.mark.parametrize("production", [False, True])
+async def test_introspection_and_graphiql_by_environment(other_app: Any, production: bool) -> None:
+    overrides: dict[str, Any] = {"graphiql": not production, "introspection": not production}
+    async with other_app(**overrides) as api:
+        reply = await api.gql("{ __schema { queryType { name } } }")
+        page = await api.client.get("/graphql", headers={"Accept": "text/html"})
+        if production:
+            assert reply.codes and set(reply.codes) == {"GRAPHQL_VALIDATION_FAILED"}
+            assert page.status != 200 or "graphiql" not in (await page.text()).lower()
+        else:
+            assert reply.data == {"__schema": {"queryType": {"name": "Query"}}}
+            assert page.status == 200
