@@ -1,7 +1,12 @@
-"""Settings: the only module that reads the environment (prefix ``NOTES_BFF_``)."""
+"""Settings: the only module that reads the environment (prefix ``NOTES_BFF_``).
+
+It imports nothing of the package, so the CLI can set up the process (Prometheus'
+multiprocess mode, for one) before anything else is imported.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +31,14 @@ class PersistedQueriesMode(StrEnum):
     APQ = "apq"
     TRUSTED = "trusted"
     OFF = "off"
+
+
+class RateLimitFallback(StrEnum):
+    """``NOTES_BFF_RATE_LIMIT_FALLBACK``: what rate limiting does while Redis is down."""
+
+    LOCAL = "local"
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 class Settings(BaseSettings):
@@ -66,6 +79,14 @@ class Settings(BaseSettings):
     max_directives_per_field: int = Field(default=4, ge=0)
     max_cost: int = Field(default=10_000, ge=1)
     operation_timeout_seconds: float = Field(default=10.0, gt=0)
+    rate_limit_points: int = Field(default=200_000, ge=1)
+    rate_limit_anonymous_points: int = Field(default=20_000, ge=1)
+    rate_limit_period_seconds: float = Field(default=3600.0, gt=0)
+    rate_limit_fallback: RateLimitFallback = RateLimitFallback.LOCAL
+    auth_attempts: int = Field(default=10, ge=1)
+    auth_attempts_per_ip: int = Field(default=30, ge=1)
+    auth_period_seconds: float = Field(default=900.0, gt=0)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     field_suggestions: bool | None = None
     compress_min_bytes: int = Field(default=1024, ge=0)
     mongodb_timeout_ms: int = Field(default=5000, ge=100)
@@ -79,6 +100,20 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
         return value
 
     @field_validator("jwt_secret")

@@ -15,6 +15,7 @@ from notes_bff.config import Settings
 from notes_bff.errors import AppError, Unauthenticated
 from notes_bff.loaders import Loaders
 from notes_bff.persisted.store import CachedDocument
+from notes_bff.ratelimit import Decision, RateLimits
 from notes_bff.realtime.hub import Realtime
 
 # Subscriptions resolve each event with that event's loaders (fresh per event, shared by the
@@ -43,6 +44,11 @@ class Context:
     auth_error: AppError | None = None
     request_id: str = ""
     connection_params: dict[str, object] | None = None
+    client_ip: str = ""
+    rate_limits: RateLimits | None = None
+    # Set while the operation is checked: its static cost, then what spending it decided.
+    operation_cost: int = 1
+    rate: Decision | None = None
     # Persisted documents of this request by query text (a batch may carry several).
     documents: dict[str, CachedDocument] = field(default_factory=dict)
 
@@ -62,6 +68,18 @@ class Context:
         """Close this context's websocket (subscriptions) with ``code``."""
         if isinstance(self.response, web.WebSocketResponse) and not self.response.closed:
             await self.response.close(code=code, message=reason.encode())
+
+    async def limit_auth(self, account: str | None) -> None:
+        """Spend one attempt of this IP, and of ``account`` (log-in, sign-up, refresh)."""
+        if self.rate_limits is None:
+            return
+        budgets = [(self.rate_limits.auth_ip, self.client_ip)]
+        if account is not None:
+            budgets.append((self.rate_limits.auth_account, account))
+        for limiter, subject in budgets:
+            decision = await limiter.take(subject, 1)
+            if not decision.allowed:
+                raise decision.error()
 
     def require_viewer(self) -> PydanticObjectId:
         """The signed-in user's id, or ``UNAUTHENTICATED``."""

@@ -19,11 +19,22 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
-from notes_bff.keys import DOCUMENTS, METRICS, MONGO, MONGO_READY, REALTIME, REDIS, SETTINGS
+from notes_bff.keys import (
+    DOCUMENTS,
+    METRICS,
+    MONGO,
+    MONGO_READY,
+    RATE_LIMITS,
+    REALTIME,
+    REDIS,
+    SETTINGS,
+)
 from notes_bff.models import DOCUMENT_MODELS
 from notes_bff.persisted.store import DocumentStore
+from notes_bff.ratelimit import RateLimiter, RateLimits
 from notes_bff.realtime.hub import Realtime
 from notes_bff.realtime.scheduler import DueSoonScheduler
+from notes_bff.redis_guard import RedisGuard
 
 # Redis connections one process may hold for commands (the broker holds one more): the count
 # never grows with requests or subscribers.
@@ -131,6 +142,19 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         app[METRICS],
         ttl_seconds=settings.apq_ttl_seconds,
         lru_size=settings.document_cache_size,
+    )
+    guard = RedisGuard("rate_limits", app[METRICS])
+
+    def limiter(name: str, limit: int, period: float) -> RateLimiter:
+        return RateLimiter(client, guard, name, limit, period, settings.rate_limit_fallback)
+
+    app[RATE_LIMITS] = RateLimits(
+        user=limiter("user", settings.rate_limit_points, settings.rate_limit_period_seconds),
+        anonymous=limiter(
+            "ip", settings.rate_limit_anonymous_points, settings.rate_limit_period_seconds
+        ),
+        auth_account=limiter("auth", settings.auth_attempts, settings.auth_period_seconds),
+        auth_ip=limiter("auth-ip", settings.auth_attempts_per_ip, settings.auth_period_seconds),
     )
     scheduler = DueSoonScheduler(client, realtime, settings.due_soon_interval_seconds)
     scheduler.start()

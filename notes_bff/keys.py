@@ -13,6 +13,7 @@ from notes_bff.auth.sessions import SessionService
 from notes_bff.config import Settings
 from notes_bff.metrics import Metrics
 from notes_bff.persisted.store import DocumentStore
+from notes_bff.ratelimit import RateLimits
 from notes_bff.realtime.hub import Realtime
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,4 +25,5 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 METRICS = web.AppKey("metrics", Metrics)
 DOCUMENTS = web.AppKey("documents", DocumentStore)
 REALTIME = web.AppKey("realtime", Realtime)
+RATE_LIMITS = web.AppKey("rate_limits", RateLimits)
 REQUEST_ID = web.RequestKey("request_id", str)

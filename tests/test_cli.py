@@ -127,7 +127,7 @@ async def _gql(
 
 
 async def test_serve_with_two_gunicorn_workers_sign_up_to_dashboard(server_factory: Any) -> None:
-    server = server_factory("--workers", "2")
+    server = server_factory("--workers", "2", NOTES_BFF_RATE_LIMIT_ANONYMOUS_POINTS="20")
     await server.wait_ready()
     async with aiohttp.ClientSession() as session:
         signed = await _gql(
@@ -157,6 +157,14 @@ async def test_serve_with_two_gunicorn_workers_sign_up_to_dashboard(server_facto
             assert dash["dashboard"]["stats"] == {"totalNotes": i + 1, "pinnedNotes": i + 1}
         async with session.get(f"{server.url}/metrics") as resp:
             assert "notes_bff_http_requests_total" in await resp.text()
+    # One anonymous budget across both workers: a new connection per request spreads them,
+    # and exactly the 19 points left after the sign-up are granted.
+    statuses = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as fresh:
+        for _ in range(25):
+            async with fresh.post(f"{server.url}/graphql", json={"query": "{ me { id } }"}) as resp:
+                statuses.append(resp.status)
+    assert statuses == [200] * 19 + [429] * 6
     cmdlines = _cmdlines(_descendants(server.proc.pid))
     assert any(b"secantus" in c for c in cmdlines.values())
     assert any(b"valkey-server" in c for c in cmdlines.values())

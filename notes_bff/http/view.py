@@ -26,6 +26,7 @@ from notes_bff.keys import (
     DOCUMENTS,
     MONGO_READY,
     PASSWORDS,
+    RATE_LIMITS,
     REALTIME,
     REQUEST_ID,
     SESSIONS,
@@ -34,6 +35,7 @@ from notes_bff.keys import (
 from notes_bff.loaders import build_loaders
 from notes_bff.metrics import Metrics
 from notes_bff.persisted.protocol import PersistedQueryError, resolve
+from notes_bff.ratelimit import client_ip
 from notes_bff.schema.errors import classify
 
 # Apollo's CSRF prevention: a "simple" request (one a browser sends cross-site without a
@@ -45,6 +47,7 @@ STATUS_OF_CODE = {
     "GRAPHQL_VALIDATION_FAILED": 400,
     "PERSISTED_QUERY_REQUIRED": 400,
     "QUERY_TOO_COMPLEX": 400,
+    "RATE_LIMITED": 429,
     "SERVICE_UNAVAILABLE": 503,
 }
 
@@ -104,6 +107,8 @@ class NotesGraphQLView(GraphQLView[Context, None]):
             realtime=app[REALTIME],
             passwords=app[PASSWORDS],
             request_id=request.get(REQUEST_ID, ""),
+            client_ip=client_ip(request, app[SETTINGS].trusted_proxies),
+            rate_limits=app[RATE_LIMITS],
         )
         if token:
             try:

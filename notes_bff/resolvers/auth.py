@@ -30,8 +30,10 @@ def _signed_in(ctx: Context, issued: IssuedTokens) -> None:
 
 async def sign_up(ctx: Context, raw_email: str, raw_password: str, name: str) -> IssuedTokens:
     """Register a user and sign them in."""
+    address = email("input.email", raw_email)
+    await ctx.limit_auth(address)
     user = User(
-        email=email("input.email", raw_email),
+        email=address,
         name=single_line("input.name", name, NAME_LENGTH),
         password_hash=await ctx.passwords.hash(password("input.password", raw_password)),
     )
@@ -47,7 +49,9 @@ async def sign_up(ctx: Context, raw_email: str, raw_password: str, name: str) ->
 
 async def log_in(ctx: Context, raw_email: str, raw_password: str) -> IssuedTokens:
     """Sign in with email and password."""
-    user = await User.find_one({"email": email("input.email", raw_email)})
+    address = email("input.email", raw_email)
+    await ctx.limit_auth(address)
+    user = await User.find_one({"email": address})
     if not await ctx.passwords.verify(user.password_hash if user else None, raw_password):
         raise Unauthenticated("Wrong email or password.")
     assert user is not None
@@ -62,6 +66,7 @@ async def refresh_session(ctx: Context, refresh_token: str | None) -> IssuedToke
     token = refresh_token or ctx.request.cookies.get(REFRESH_COOKIE)
     if not token:
         raise Unauthenticated("No refresh token was sent.")
+    await ctx.limit_auth(None)
     issued = await ctx.sessions.rotate(token)
     _signed_in(ctx, issued)
     return issued

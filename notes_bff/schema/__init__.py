@@ -16,6 +16,7 @@ from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL 
 from notes_bff.schema.document_cache import CachedDocuments
 from notes_bff.schema.errors import ErrorCodes
 from notes_bff.schema.limits import Limits, OperationLimits
+from notes_bff.schema.rate_limits import RateLimitExtension
 from notes_bff.schema.root import Mutation, Query
 from notes_bff.schema.scalars import DATETIME_SCALAR
 from notes_bff.schema.subscriptions import Subscription
@@ -36,6 +37,7 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
         lambda: OperationLimits(operation_limits),
+        RateLimitExtension,
         CachedDocuments,
     ]
     if not introspection:

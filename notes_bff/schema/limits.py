@@ -145,15 +145,15 @@ def check(
     fragments: dict[str, FragmentDefinitionNode],
     variables: dict[str, Any],
     limits: Limits,
-) -> list[str]:
-    """What the operation exceeds, each with the limit and by how much."""
+) -> tuple[list[str], int]:
+    """What the operation exceeds (each with the limit and by how much), and its cost."""
     root = {
         "query": schema.query_type,
         "mutation": schema.mutation_type,
         "subscription": schema.subscription_type,
     }[operation.operation.value]
     if root is None:
-        return []
+        return [], 1
     analyzer = _Analyzer(schema, fragments, variables)
     roots = sum(1 for _ in analyzer._fields(operation.selection_set, root, frozenset()))
     cost = analyzer.cost(operation.selection_set, root, 1)
@@ -165,11 +165,12 @@ def check(
         ("directives on one field", tally.directives, limits.max_directives_per_field),
         ("cost (objects it may return)", cost, limits.max_cost),
     ]
-    return [
+    problems = [
         f"{name} is {value}, over the limit of {limit} by {value - limit}"
         for name, value, limit in checks
         if value > limit
     ]
+    return problems, max(cost, 1)
 
 
 class OperationLimits(SchemaExtension):
@@ -200,9 +201,11 @@ class OperationLimits(SchemaExtension):
                     and operation.name.value != ctx.operation_name
                 ):
                     continue
-                problems = check(
+                problems, cost = check(
                     ctx.schema._schema, operation, fragments, ctx.variables or {}, self.limits
                 )
+                if hasattr(ctx.context, "operation_cost"):
+                    ctx.context.operation_cost = cost
                 if problems:
                     message = "The operation is too complex: " + "; ".join(problems) + "."
                     error = GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX"})

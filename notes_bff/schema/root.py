@@ -24,6 +24,7 @@ from notes_bff.schema.notes import (
     to_note_query,
 )
 from notes_bff.schema.notifications import NotificationConnection
+from notes_bff.schema.rate_limits import RateLimit
 from notes_bff.schema.users import UserType
 from notes_bff.schema.workspaces import MemberType, WorkspaceType
 from notes_bff.validation import object_id
@@ -114,6 +115,16 @@ class Query:
             flt, sort or NoteSort.CREATED_AT_DESC, 20 if first is None else first, after
         )
         return NoteConnection.from_page(page)
+
+    @strawberry.field(
+        description=(
+            "The caller's rate-limit budget after this operation (null when rate limiting "
+            "did not run)."
+        )
+    )
+    def rate_limit(self, info: Info) -> RateLimit | None:
+        rate = info.context.rate
+        return RateLimit.of(rate) if rate else None
 
     @strawberry.field
     async def dashboard(self, info: Info) -> Dashboard:

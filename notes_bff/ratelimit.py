@@ -1,0 +1,166 @@
+"""Rate limits: GCRA in one Redis Lua script, shared by every worker and host.
+
+Each subject (a user, or a client IP when anonymous) has a budget of points per period; an
+operation spends its static cost. When Redis does not answer, a per-process limiter with the
+same rule takes over (or every request passes, or none: ``NOTES_BFF_RATE_LIMIT_FALLBACK``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+from cachetools import TTLCache
+from redis.asyncio import Redis
+
+from notes_bff.config import RateLimitFallback as Fallback
+from notes_bff.errors import AppError
+from notes_bff.redis_guard import RedisGuard
+
+# GCRA: the key holds the "theoretical arrival time" (TAT) in ms. Returns
+# {allowed, remaining, retry_after_ms, reset_after_ms}.
+_GCRA = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + cost * interval
+local allow_at = new_tat - burst
+if allow_at > now then
+  return {0, math.floor((now + burst - tat) / interval), allow_at - now, tat - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+return {1, math.floor((now + burst - new_tat) / interval), 0, new_tat - now}
+"""
+PREFIX = "notes-bff:rate:"
+
+
+class RateLimited(AppError):
+    """Over the caller's budget."""
+
+    code = "RATE_LIMITED"
+    http_status = 429
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of spending points."""
+
+    allowed: bool
+    limit: int
+    cost: int
+    remaining: int
+    retry_after: float
+    reset_at: float
+
+    def error(self) -> RateLimited:
+        """The error to answer with when not allowed."""
+        seconds = max(1, math.ceil(self.retry_after))
+        return RateLimited(
+            f"Rate limit exceeded: this costs {self.cost} of {self.limit} points per period; "
+            f"retry in {seconds} s.",
+            retryAfter=seconds,
+        )
+
+
+class RateLimiter:
+    """A GCRA budget of ``limit`` points per ``period_s`` per subject."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        guard: RedisGuard,
+        name: str,
+        limit: int,
+        period_s: float,
+        fallback: Fallback,
+    ) -> None:
+        self.redis = redis
+        self.guard = guard
+        self.name = name
+        self.limit = limit
+        self.period_ms = period_s * 1000
+        self.fallback = fallback
+        self._script = redis.register_script(_GCRA)
+        self._local: TTLCache[str, float] = TTLCache(maxsize=100_000, ttl=period_s)
+
+    @property
+    def _interval(self) -> float:
+        return self.period_ms / self.limit
+
+    async def take(self, subject: str, cost: int) -> Decision:
+        """Spend ``cost`` points of ``subject``'s budget (nothing is spent when refused)."""
+        now = time.time() * 1000
+        # The budget's size is part of the key: a new configuration starts fresh budgets
+        # instead of reinterpreting state kept under another rate.
+        key = f"{PREFIX}{self.name}:{self.limit}/{self.period_ms:g}:{subject}"
+        args = [now, self._interval, self.period_ms, cost]
+        answer = await self.guard.call(lambda: self._script(keys=[key], args=args))
+        if answer is None:
+            return self._without_redis(key, now, cost)
+        allowed, remaining, retry_ms, reset_ms = (float(x) for x in answer)
+        return Decision(
+            bool(allowed),
+            self.limit,
+            cost,
+            int(remaining),
+            retry_ms / 1000,
+            (now + reset_ms) / 1000,
+        )
+
+    def _without_redis(self, key: str, now: float, cost: int) -> Decision:
+        if self.fallback is not Fallback.LOCAL:
+            allowed = self.fallback is Fallback.OPEN
+            return Decision(
+                allowed,
+                self.limit,
+                cost,
+                self.limit if allowed else 0,
+                0 if allowed else 60,
+                now / 1000,
+            )
+        tat = max(self._local.get(key, now), now)
+        new_tat = tat + cost * self._interval
+        allow_at = new_tat - self.period_ms
+        if allow_at > now:
+            remaining = int((now + self.period_ms - tat) // self._interval)
+            return Decision(False, self.limit, cost, remaining, (allow_at - now) / 1000, tat / 1000)
+        self._local[key] = new_tat
+        remaining = int((now + self.period_ms - new_tat) // self._interval)
+        return Decision(True, self.limit, cost, remaining, 0, new_tat / 1000)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The limiters of one application."""
+
+    user: RateLimiter
+    anonymous: RateLimiter
+    auth_account: RateLimiter
+    auth_ip: RateLimiter
+
+
+def client_ip(request: web.Request, trusted_proxies: list[str]) -> str:
+    """The client's address: ``X-Forwarded-For``'s last untrusted hop, behind trusted proxies."""
+    remote = request.remote or "unknown"
+    networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    if not trusted(remote):
+        return remote
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            return hop
+    return hops[0] if hops else remote

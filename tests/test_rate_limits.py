@@ -1,0 +1,96 @@
+"""Rate limits: budgets in Redis shared by all workers, headers, the rateLimit field,
+credential-stuffing limits inside one request, proxies, and Redis outages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from notes_bff.embedded import EmbeddedProcess
+from tests.conftest import Api
+
+ME = "{ me { id } }"
+
+
+async def test_headers_and_the_rate_limit_field(api: Api) -> None:
+    user = await api.sign_up()
+    reply = await api.gql(
+        "{ rateLimit { limit cost remaining resetAt } workspaces { id name } }", token=user["token"]
+    )
+    rate = reply.data["rateLimit"]
+    assert rate["limit"] == 200_000 and rate["cost"] >= 1
+    assert rate["remaining"] == int(reply.headers["X-RateLimit-Remaining"])
+    assert reply.headers["X-RateLimit-Limit"] == "200000"
+    assert int(reply.headers["X-RateLimit-Reset"]) > 0 and rate["resetAt"].endswith("Z")
+    again = await api.gql("{ rateLimit { remaining } }", token=user["token"])
+    assert again.data["rateLimit"]["remaining"] < rate["remaining"]
+
+
+async def test_over_budget_is_429_with_retry_after(other_app: Any) -> None:
+    async with other_app(rate_limit_anonymous_points=5, rate_limit_period_seconds=60) as api:
+        for _ in range(5):
+            assert (await api.gql(ME)).status == 200
+        refused = await api.gql(ME)
+        assert (refused.status, refused.codes) == (429, ["RATE_LIMITED"])
+        retry = refused.errors[0]["extensions"]["retryAfter"]
+        assert 1 <= retry <= 12 and refused.headers["Retry-After"] == str(retry)
+        assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+async def test_costly_operations_spend_more(other_app: Any) -> None:
+    async with other_app(rate_limit_anonymous_points=1000, rate_limit_period_seconds=60) as api:
+        cheap = await api.gql("{ rateLimit { cost } }")
+        costly = await api.gql(
+            "{ rateLimit { cost } notes(first: 100) { nodes { author { name } } } }"
+        )
+        assert cheap.data["rateLimit"]["cost"] == 1
+        assert costly.codes == ["UNAUTHENTICATED"]  # spent anyway: the cost is static
+        assert (
+            int(costly.headers["X-RateLimit-Remaining"])
+            < int(cheap.headers["X-RateLimit-Remaining"]) - 100
+        )
+
+
+async def test_log_in_attempts_are_limited_even_inside_one_aliased_request(other_app: Any) -> None:
+    async with other_app(auth_attempts=4, auth_attempts_per_ip=1000) as api:
+        victim = await api.sign_up("Victim")  # one attempt of the account
+        email = victim["email"]
+        tries = " ".join(
+            f'a{i}: logIn(input: {{email: "{email}", password: "correct horse"}}) {{ accessToken }}'
+            for i in range(5)
+        )
+        reply = await api.gql(f"mutation {{ {tries} }}")
+        # Aliases run one after another, each spending an attempt: the fourth is refused
+        # (and, logIn being non-null, ends the request).
+        assert reply.codes == ["RATE_LIMITED"]
+        assert reply.errors[0]["path"] == ["a3"]
+        guess = await api.gql(
+            'mutation($e: String!) { logIn(input: {email: $e, password: "guess"}) { accessToken } }',
+            {"e": email},
+        )
+        assert guess.codes == ["RATE_LIMITED"]  # no more guesses until the budget refills
+
+
+async def test_forwarded_for_only_from_trusted_proxies(api: Api, other_app: Any) -> None:
+    async with other_app(rate_limit_anonymous_points=2, trusted_proxies="127.0.0.1/32") as proxied:
+        first = {"X-Forwarded-For": "203.0.113.5, 127.0.0.1"}
+        for _ in range(2):
+            assert (await proxied.gql(ME, headers=first)).status == 200
+        assert (await proxied.gql(ME, headers=first)).status == 429
+        assert (await proxied.gql(ME, headers={"X-Forwarded-For": "203.0.113.6"})).status == 200
+    # Without trusted proxies the header is ignored: it cannot buy a fresh budget.
+    async with other_app(rate_limit_anonymous_points=2) as direct:
+        for ip in ("198.51.100.1", "198.51.100.2"):
+            assert (await direct.gql(ME, headers={"X-Forwarded-For": ip})).status == 200
+        assert (await direct.gql(ME, headers={"X-Forwarded-For": "198.51.100.3"})).status == 429
+
+
+async def test_per_process_limits_while_redis_is_down(
+    other_app: Any, servers: dict[str, EmbeddedProcess]
+) -> None:
+    async with other_app(rate_limit_anonymous_points=3, rate_limit_period_seconds=60) as api:
+        servers["redis"].stop()
+        try:
+            statuses = [(await api.gql(ME)).status for _ in range(5)]
+        finally:
+            servers["redis"].start()
+        assert statuses == [200, 200, 200, 429, 429]
