@@ -113,6 +113,7 @@ def create_app(
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         allowed_origins=settings.cors_origins,
     )
+    app.on_shutdown.append(view.sockets.close_all)
     app.router.add_route("GET", "/graphql", view)
     app.router.add_route("POST", "/graphql", view)
     app.router.add_get("/healthz", healthz)

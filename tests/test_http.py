@@ -173,3 +173,12 @@ async def test_readiness_and_requests_when_services_are_down(
     body = await resp.json()
     assert resp.status == 503, body
     assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+async def test_security_headers(api: Api) -> None:
+    page = await api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    reply = await api.client.post("/graphql", json={"query": "{ me { id } }"})
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["Referrer-Policy"] == "no-referrer"
+    assert "Strict-Transport-Security" not in reply.headers  # development: no HSTS

@@ -404,3 +404,15 @@ async def test_a_crashed_workers_connections_drop_off(api: Api, settings: Settin
         assert await redis.zcard(key) == 0
     finally:
         await redis.aclose()
+
+
+async def test_shutdown_closes_websockets_with_going_away(other_app: Any) -> None:
+    async with other_app() as api:
+        owner, ws = await _team(api)
+        live = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+        op = await live.subscribe(EVENTS, {"w": ws})
+        closing = asyncio.create_task(api.client.server.close())
+        with pytest.raises(Closed) as going:
+            await live.next(op, timeout=10)
+        await closing
+    assert going.value.code == 1001

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from notes_bff.auth.cookies import ACCESS_COOKIE
 from notes_bff.context import Context
 from notes_bff.errors import AppError
 
+CLOSE_GOING_AWAY = 1001
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY = 4429
@@ -28,6 +30,13 @@ class SocketRegistry:
 
     def __init__(self) -> None:
         self.per_user: Counter[str] = Counter()
+        self.open: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+
+    async def close_all(self, app: web.Application) -> None:
+        """``on_shutdown``: close every websocket with 1001 (going away), so clients
+        reconnect to another instance (and resume with ``after``)."""
+        for socket in list(self.open):
+            await socket.close(code=CLOSE_GOING_AWAY, message=b"Server shutting down")
 
     @contextlib.contextmanager
     def track(self, request: web.Request) -> Iterator[None]:
@@ -72,6 +81,8 @@ class SocketRegistry:
             await self._reject(context, CLOSE_TOO_MANY, "Too many connections for this user")
         self.per_user[user] += 1
         request[CONNECTION_USER] = user
+        if isinstance(context.response, web.WebSocketResponse):
+            self.open.add(context.response)
         self._close_on_expiry(context, context.claims.expires_at)
         return cast("UnsetType", UNSET)
 
