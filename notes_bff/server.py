@@ -16,10 +16,12 @@ from notes_bff.auth.tokens import TokenService
 from notes_bff.config import Settings
 from notes_bff.db import mongo_context, redis_context
 from notes_bff.http import middlewares
+from notes_bff.http.idempotency import idempotency
 from notes_bff.http.view import NotesGraphQLView
 from notes_bff.keys import METRICS, MONGO, MONGO_READY, PASSWORDS, REDIS, SESSIONS, SETTINGS
 from notes_bff.logs import configure_logging
 from notes_bff.metrics import Metrics
+from notes_bff.redis_guard import RedisGuard
 from notes_bff.schema import build_schema
 from notes_bff.schema.limits import Limits
 
@@ -81,6 +83,7 @@ def create_app(
             middlewares.cors(settings),
             middlewares.compression(settings.compress_min_bytes),
             middlewares.json_errors,
+            idempotency(RedisGuard("idempotency", app_metrics)),
         ],
     )
     tokens = TokenService(
