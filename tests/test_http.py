@@ -182,3 +182,16 @@ async def test_security_headers(api: Api) -> None:
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
     assert reply.headers["Referrer-Policy"] == "no-referrer"
     assert "Strict-Transport-Security" not in reply.headers  # development: no HSTS
+
+
+async def test_a_failing_field_beside_others_sharing_loads_keeps_the_connection(api: Api) -> None:
+    # Found by the fuzz run: `notes` fails (non-null, so data is null and graphql-core cancels
+    # its siblings) while `dashboard` awaits the same cached load; the request must still
+    # get its answer, not a dropped connection.
+    user = await api.sign_up()
+    reply = await api.gql(
+        "{ notes(first: 0) { nodes { id } } dashboard { pinned { id } dueSoon(days: 0) { id } } }",
+        token=user["token"],
+    )
+    assert reply.status == 200
+    assert "BAD_USER_INPUT" in reply.codes and reply.data is None

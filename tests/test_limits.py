@@ -116,3 +116,11 @@ async def test_introspection_and_graphiql_by_environment(other_app: Any, product
         else:
             assert reply.data == {"__schema": {"queryType": {"name": "Query"}}}
             assert page.status == 200
+
+
+async def test_circular_introspection_is_bounded(api: Api) -> None:
+    nested = "name"
+    for _ in range(12):
+        nested = f"fields {{ type {{ {nested} }} }}"
+    message = await _refused(api, f"{{ __schema {{ types {{ {nested} }} }} }}")
+    assert "depth is" in message

@@ -6,9 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from aiodataloader import DataLoader
 from beanie import PydanticObjectId
 
+from notes_bff.loaders.base import Loader
 from notes_bff.models import Note
 
 # Aggregations over the unarchived notes of some workspaces read this index's prefix.
@@ -38,7 +38,7 @@ def tag_count_pipeline(keys: Sequence[PydanticObjectId]) -> list[dict[str, Any]]
     ]
 
 
-class NoteCountByWorkspaceLoader(DataLoader[PydanticObjectId, int]):
+class NoteCountByWorkspaceLoader(Loader[PydanticObjectId, int]):
     """How many unarchived notes each workspace holds."""
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[int]:
@@ -50,7 +50,7 @@ class NoteCountByWorkspaceLoader(DataLoader[PydanticObjectId, int]):
 TagCounts = list[tuple[str, int]]
 
 
-class TagCountsByWorkspaceLoader(DataLoader[PydanticObjectId, TagCounts]):
+class TagCountsByWorkspaceLoader(Loader[PydanticObjectId, TagCounts]):
     """Tag usage of each workspace's unarchived notes, most used first, then by name."""
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[TagCounts]:

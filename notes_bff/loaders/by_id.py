@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-from aiodataloader import DataLoader
 from beanie import Document, PydanticObjectId
 
+from notes_bff.loaders.base import Loader
 from notes_bff.models import Note, User, Workspace
 
 D = TypeVar("D", bound=Document)
 
 
-class _DocumentByIdLoader(DataLoader[PydanticObjectId, D | None], Generic[D]):
+class _DocumentByIdLoader(Loader[PydanticObjectId, D | None], Generic[D]):
     model: type[D]
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[D | None]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiodataloader import DataLoader
 from beanie import PydanticObjectId
 
+from notes_bff.loaders.base import Loader
 from notes_bff.loaders.by_id import WorkspaceByIdLoader
 from notes_bff.models import Workspace
 
 
-class WorkspacesByMemberLoader(DataLoader[PydanticObjectId, list[Workspace]]):
+class WorkspacesByMemberLoader(Loader[PydanticObjectId, list[Workspace]]):
     """Every workspace each user is a member of, oldest first; primes workspaces by id."""
 
     def __init__(self, workspace_by_id: WorkspaceByIdLoader) -> None:

@@ -101,6 +101,25 @@ class _Analyzer:
         default = getattr(definition, "default_value", None)
         return default if isinstance(default, int) else None
 
+    def _depth(self, selection_set: SelectionSetNode, depth: int, seen: frozenset[str]) -> None:
+        """Depth (and aliases, directives) below a field whose type is not analyzed: the
+        nesting of selections alone, fragments expanded (circular introspection queries)."""
+        self.tally.depth = max(self.tally.depth, depth)
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.alias is not None:
+                    self.tally.aliases += 1
+                self.tally.directives = max(self.tally.directives, len(selection.directives or ()))
+                if selection.selection_set is not None:
+                    self._depth(selection.selection_set, depth + 1, seen)
+            elif isinstance(selection, InlineFragmentNode):
+                self._depth(selection.selection_set, depth, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:
+                    self._depth(fragment.selection_set, depth, seen | {name})
+
     def cost(
         self,
         selection_set: SelectionSetNode,
@@ -119,10 +138,13 @@ class _Analyzer:
             if node.alias is not None:
                 self.tally.aliases += 1
             self.tally.directives = max(self.tally.directives, len(node.directives or ()))
-            if not isinstance(owner, GraphQLObjectType) or node.name.value.startswith("__"):
+            if node.selection_set is None:
                 continue
-            definition = owner.fields.get(node.name.value)
-            if definition is None or node.selection_set is None:
+            definition = (
+                owner.fields.get(node.name.value) if isinstance(owner, GraphQLObjectType) else None
+            )
+            if definition is None:  # introspection (__schema, __type) or unknown fields
+                self._depth(node.selection_set, depth + 1, frozenset())
                 continue
             child = get_named_type(definition.type)
             first = self._first(node, definition.args)
