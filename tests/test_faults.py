@@ -56,3 +56,41 @@ async def test_mongodb_restart_mid_load_loses_nothing_acknowledged(
     assert set(acknowledged) <= stored
     ready = await api.client.get("/readyz")
     assert ready.status == 200
+
+
+async def test_redis_restart_mid_load_keeps_reads_and_writes_working(
+    api: Api, servers: dict[str, EmbeddedProcess]
+) -> None:
+    owner = await api.sign_up()
+    ws = await api.workspace(owner)
+    acknowledged: list[str] = []
+    statuses: list[int] = []
+
+    async def load(n: int) -> None:
+        for i in range(n):
+            reply = await api.gql(CREATE, {"w": ws, "t": f"r{i}"}, token=owner["token"])
+            statuses.append(reply.status)
+            assert not reply.errors, reply.body  # Redis is not needed to write a note
+            acknowledged.append(reply.data["createNote"]["id"])
+            read = await api.gql("{ dashboard { stats { totalNotes } } }", token=owner["token"])
+            assert not read.errors, read.body
+            await asyncio.sleep(0.02)
+
+    running = asyncio.create_task(load(60))
+    await asyncio.sleep(0.3)
+    servers["redis"].stop()
+    await asyncio.sleep(2.0)
+    ready = await api.client.get("/readyz")
+    assert ready.status == 503 and "redis" in (await ready.json())["failed"]
+    servers["redis"].start()
+    await running
+    assert set(statuses) == {200}
+    count = await api.ok(
+        "query($w: ID!) { workspace(id: $w) { noteCount } }", {"w": ws}, token=owner["token"]
+    )
+    assert count["workspace"]["noteCount"] == len(acknowledged) == 60
+    for _ in range(50):
+        if (await api.client.get("/readyz")).status == 200:
+            break
+        await asyncio.sleep(0.2)
+    assert (await api.client.get("/readyz")).status == 200
