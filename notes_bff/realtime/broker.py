@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import structlog
 from redis.asyncio import Redis
 
+from notes_bff.errors import ServiceUnavailable
 from notes_bff.loaders import Loaders, build_loaders
 from notes_bff.metrics import Metrics
 from notes_bff.realtime.event_log import CHANNEL
@@ -28,6 +29,12 @@ READ_TIMEOUT_S = 5.0
 
 class SlowSubscriber(Exception):
     """The subscriber's queue overflowed; its connection is closed."""
+
+
+def _interrupted() -> Exception:
+    return ServiceUnavailable(
+        "Live updates were interrupted (Redis); subscribe again, with `after` to resume."
+    )
 
 
 class Delivery:
@@ -55,27 +62,33 @@ class Subscription:
     def __init__(self, topics: frozenset[str], queue_size: int) -> None:
         self.topics = topics
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=queue_size)
-        self.overflowed = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.reason: Callable[[], Exception] = SlowSubscriber
 
     def offer(self, delivery: Delivery) -> None:
-        """Queue a delivery; on overflow mark the subscriber as too slow."""
+        """Queue a delivery; on overflow end the subscription as too slow."""
         try:
             self.queue.put_nowait(delivery)
         except asyncio.QueueFull:
-            self.overflowed.set()
+            self.end(SlowSubscriber)
+
+    def end(self, reason: Callable[[], Exception]) -> None:
+        """Stop delivering: the iteration raises ``reason()`` (once its queue is drained)."""
+        self.reason = reason
+        self.ended.set()
 
     async def __aiter__(self) -> AsyncIterator[Delivery]:
         while True:
             get = asyncio.ensure_future(self.queue.get())
-            overflow = asyncio.ensure_future(self.overflowed.wait())
+            ended = asyncio.ensure_future(self.ended.wait())
             try:
-                done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({get, ended}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                overflow.cancel()
+                ended.cancel()
                 if not get.done():
                     get.cancel()
             if get not in done:
-                raise SlowSubscriber
+                raise self.reason()
             yield get.result()
 
 
@@ -90,7 +103,7 @@ class Broker:
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self.connected = asyncio.Event()
+        self.down = False
 
     def start(self) -> None:
         """Start the reader task."""
@@ -106,7 +119,14 @@ class Broker:
 
     @contextlib.contextmanager
     def subscribe(self, *topics: str) -> Iterator[Subscription]:
-        """A local subscription to some topics, removed on exit."""
+        """A local subscription to some topics, removed on exit.
+
+        While the broker has lost Redis, new subscriptions are refused (SERVICE_UNAVAILABLE)
+        and the ones that existed ended with that error: events of that time are not
+        delivered, so clients should resubscribe (resuming with ``after``) once it is back.
+        """
+        if self.down:
+            raise _interrupted()
         subscription = Subscription(frozenset(topics), self.queue_size)
         for topic in topics:
             self._subscribers[topic].add(subscription)
@@ -117,11 +137,6 @@ class Broker:
                 self._subscribers[topic].discard(subscription)
                 if not self._subscribers[topic]:
                     del self._subscribers[topic]
-
-    @property
-    def subscriber_count(self) -> int:
-        """How many local subscriptions exist."""
-        return len({s for subs in self._subscribers.values() for s in subs})
 
     def dispatch(self, raw: bytes) -> None:
         """Hand one channel message to the local subscribers of its topic."""
@@ -141,8 +156,8 @@ class Broker:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL)
-                self.connected.set()
-                if backoff > 0.1:
+                if self.down:
+                    self.down = False
                     log.info("broker_reconnected")
                 backoff = 0.1
                 while not self._stopping:
@@ -154,9 +169,11 @@ class Broker:
                     if message is not None and message["type"] == "message":
                         self.dispatch(message["data"])
             except REDIS_OUTAGES as exc:
-                self.connected.clear()
                 if self._stopping:
                     return
+                self.down = True
+                for subscription in {s for subs in self._subscribers.values() for s in subs}:
+                    subscription.end(_interrupted)
                 self.metrics.redis_errors.labels("broker").inc()
                 log.warning("broker_disconnected", error=str(exc)[:200], retry_in_s=backoff)
                 await asyncio.sleep(backoff)
