@@ -8,12 +8,10 @@ requests per second, p50/p95 latency, request bytes and the server's CPU per req
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 from typing import Any
 
-from bench.harness import cpu_seconds, demo_server, load, login
+from bench.harness import bench_main, cpu_seconds, load, login
 from notes_bff.persisted.store import sha256_hex
 
 DASHBOARD = (
@@ -55,12 +53,7 @@ async def measure(server_pid: int, url: str, requests: int, concurrency: int) ->
 
 def main() -> None:
     """Start the server, measure, stop the server."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=300, help="requests per case (default 300)")
-    parser.add_argument("--concurrency", type=int, default=4, help="concurrent clients (default 4)")
-    args = parser.parse_args()
-    with demo_server() as (pid, url):
-        asyncio.run(measure(pid, url, args.requests, args.concurrency))
+    bench_main(__doc__, measure, 300)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,7 @@ from /proc), since SecantusDB's own cost dominates on this machine and would not
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-
-from bench.harness import child_pid, cpu_seconds, demo_server, load, login
+from bench.harness import bench_main, child_pid, cpu_seconds, load, login
 
 NOTE = (
     "title author { name email } assignees { name } mentions { name } lastEditedBy { name } "
@@ -53,12 +50,7 @@ async def measure(server_pid: int, url: str, requests: int, concurrency: int) ->
 
 def main() -> None:
     """Start the server, measure, stop the server."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=200, help="requests per case (default 200)")
-    parser.add_argument("--concurrency", type=int, default=4, help="concurrent clients (default 4)")
-    args = parser.parse_args()
-    with demo_server() as (pid, url):
-        asyncio.run(measure(pid, url, args.requests, args.concurrency))
+    bench_main(__doc__, measure, 200)
 
 
 if __name__ == "__main__":

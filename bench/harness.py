@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,22 @@ async def login(url: str) -> str:
             await asyncio.sleep(0.2)
         async with session.post(f"{url}/graphql", json={"query": LOGIN}) as resp:
             return str((await resp.json())["data"]["logIn"]["accessToken"])
+
+
+def bench_main(
+    doc: str | None,
+    measure: Callable[[int, str, int, int], Awaitable[None]],
+    default_requests: int,
+) -> None:
+    """The command line of a benchmark: start the demo server, ``measure``, stop it."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument(
+        "--requests", type=int, default=default_requests, help=f"per case ({default_requests})"
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="concurrent clients (4)")
+    args = parser.parse_args()
+    with demo_server() as (pid, url):
+        asyncio.run(measure(pid, url, args.requests, args.concurrency))
 
 
 @dataclass

@@ -37,38 +37,33 @@ class Realtime:
         )
         await self.guard.call(lambda: self.log.append(event))
 
+    async def _broadcast(self, topic: str, kind: str, **fields: str | None) -> None:
+        """Publish an event that is not logged."""
+        event = Event(topic=topic, kind=kind, at=time.time(), **fields)
+        await self.guard.call(lambda: self.log.publish(event))
+
     async def membership_changed(self, workspace_id: str, actor_id: str, subject_id: str) -> None:
         """A member was removed or changed role, or the workspace was deleted."""
-        event = Event(
-            topic=workspace_topic(workspace_id),
-            kind="MEMBERSHIP",
+        await self._broadcast(
+            workspace_topic(workspace_id),
+            "MEMBERSHIP",
             workspace_id=workspace_id,
             actor_id=actor_id,
             subject_id=subject_id,
-            at=time.time(),
         )
-        await self.guard.call(lambda: self.log.publish(event))
 
     async def notified(self, user_id: str, notification_id: str) -> None:
         """A notification was stored for ``user_id``."""
-        event = Event(
-            topic=user_topic(user_id),
-            kind="NOTIFICATION",
-            subject_id=notification_id,
-            at=time.time(),
-        )
-        await self.guard.call(lambda: self.log.publish(event))
+        await self._broadcast(user_topic(user_id), "NOTIFICATION", subject_id=notification_id)
 
     async def presence_changed(
         self, workspace_id: str, joined_id: str | None = None, left_id: str | None = None
     ) -> None:
         """Someone came online or went offline in a workspace."""
-        event = Event(
-            topic=presence_topic(workspace_id),
-            kind="PRESENCE",
+        await self._broadcast(
+            presence_topic(workspace_id),
+            "PRESENCE",
             workspace_id=workspace_id,
             joined_id=joined_id,
             left_id=left_id,
-            at=time.time(),
         )
-        await self.guard.call(lambda: self.log.publish(event))
