@@ -59,7 +59,3 @@ class Workspace(Document):
             if member.user_id == user_id:
                 return member.role
         return None
-
-    def owner_count(self) -> int:
-        """How many members are owners."""
-        return sum(1 for m in self.members if m.role is Role.OWNER)
