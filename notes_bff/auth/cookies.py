@@ -11,6 +11,12 @@ REFRESH_COOKIE = "nb_refresh"
 REFRESH_COOKIE_PATH = "/graphql"
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value, else None."""
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def set_auth_cookies(
     response: web.StreamResponse,
     *,

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from notes_bff.auth.cookies import ACCESS_COOKIE
+from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.errors import AppError, Conflict
 from notes_bff.http.responses import error_response
 from notes_bff.keys import REDIS, SESSIONS, SETTINGS
@@ -28,8 +28,7 @@ _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,255}$")
 
 def _caller(request: web.Request) -> str:
     """Who sent it: the access token's user, else the client's IP."""
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    token = bearer_token(request.headers.get("Authorization", ""))
     token = token or request.cookies.get(ACCESS_COOKIE)
     if token:
         try:

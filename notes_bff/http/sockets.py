@@ -8,13 +8,13 @@ import weakref
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import cast
+from typing import NoReturn, cast
 
 from aiohttp import web
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from notes_bff.auth.cookies import ACCESS_COOKIE
+from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.context import Context
 from notes_bff.errors import AppError
 
@@ -50,7 +50,7 @@ class SocketRegistry:
                 if self.per_user[user] <= 0:
                     del self.per_user[user]
 
-    async def _reject(self, context: Context, code: int, reason: str) -> None:
+    async def _reject(self, context: Context, code: int, reason: str) -> NoReturn:
         await context.close_connection(code, reason)
         raise ConnectionRejectionError({"reason": reason})
 
@@ -60,11 +60,11 @@ class SocketRegistry:
         header = params.get("authorization") or params.get("Authorization")
         request = context.request
         if isinstance(header, str) and header.strip():
-            scheme, _, token = header.strip().partition(" ")
-            if scheme.lower() != "bearer" or not token:
+            token = bearer_token(header)
+            if token is None:
                 await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: malformed authorization")
             try:
-                context.claims = context.sessions.tokens.verify(token.strip(), "access")
+                context.claims = context.sessions.tokens.verify(token, "access")
                 context.auth_error = None
             except AppError:
                 await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: invalid or expired token")

@@ -17,7 +17,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
-from notes_bff.auth.cookies import ACCESS_COOKIE
+from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.context import Context
 from notes_bff.errors import AppError, BadInput, Forbidden, ServiceUnavailable
 from notes_bff.http.responses import error_response
@@ -61,12 +61,6 @@ GRAPHIQL_CSP = (
 )
 
 
-def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 def is_simple_request(request: web.Request) -> bool:
     """Whether a browser could send this cross-site without a CORS preflight."""
     if any(request.headers.get(h, "").strip() for h in PREFLIGHT_HEADERS):
@@ -102,7 +96,7 @@ class NotesGraphQLView(GraphQLView[Context, None]):
         if not app[MONGO_READY].is_set():
             raise HTTPException(503, "MongoDB is not available yet; retry shortly.")
         sessions = app[SESSIONS]
-        token = _bearer(request)
+        token = bearer_token(request.headers.get("Authorization", ""))
         if token is None and ACCESS_COOKIE in request.cookies:
             if not isinstance(response, web.WebSocketResponse) and is_simple_request(request):
                 raise HTTPException(403, "csrf")

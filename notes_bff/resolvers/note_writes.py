@@ -41,10 +41,13 @@ _FIELD_NAMES = {
 }
 
 
-def _members_only(field_name: str, ids: list[PydanticObjectId], workspace: Workspace) -> None:
-    strangers = [str(i) for i in ids if workspace.role_of(i) is None]
-    if strangers:
-        raise BadInput(field_name, f"{field_name}: not members of the workspace: {strangers}")
+def _people_are_members(changes: dict[str, Any], workspace: Workspace) -> None:
+    """Assignees and mentions must be members of the note's workspace."""
+    for name in ("assignee_ids", "mention_ids"):
+        field_name = f"input.{_FIELD_NAMES[name]}"
+        strangers = [str(i) for i in changes.get(name, []) if workspace.role_of(i) is None]
+        if strangers:
+            raise BadInput(field_name, f"{field_name}: not members of the workspace: {strangers}")
 
 
 def validate_changes(raw: dict[str, Any], prefix: str = "input") -> dict[str, Any]:
@@ -90,8 +93,7 @@ async def create_note(ctx: Context, workspace_id: str, raw: dict[str, Any]) -> N
     viewer = ctx.require_viewer()
     workspace = await workspace_for_change(ctx, workspace_id, Role.EDITOR, "input.workspaceId")
     changes = validate_changes(raw)
-    for name in ("assignee_ids", "mention_ids"):
-        _members_only(f"input.{_FIELD_NAMES[name]}", changes.get(name, []), workspace)
+    _people_are_members(changes, workspace)
     note = Note(workspace_id=workspace.id, author_id=viewer, last_edited_by_id=viewer, **changes)
     await note.insert()
     await ctx.realtime.note_changed("CREATED", str(workspace.id), str(note.id), str(viewer))
@@ -106,8 +108,7 @@ async def update_note(
     viewer = ctx.require_viewer()
     before, workspace = await note_for_change(ctx, note_id)
     changes = validate_changes(raw)
-    for name in ("assignee_ids", "mention_ids"):
-        _members_only(f"input.{_FIELD_NAMES[name]}", changes.get(name, []), workspace)
+    _people_are_members(changes, workspace)
     flt: dict[str, Any] = {"_id": before.id}
     if expected_version is not None:
         flt["version"] = expected_version
@@ -187,8 +188,7 @@ async def bulk_update_notes(
         workspace = await ctx.loaders.workspace_by_id.load_document(note.workspace_id)
         assert workspace is not None
         try:
-            for name in ("assignee_ids", "mention_ids"):
-                _members_only(f"input.{_FIELD_NAMES[name]}", changes.get(name, []), workspace)
+            _people_are_members(changes, workspace)
             targets.append(note)
         except AppError as exc:
             outcome.failures.append((str(note.id), exc))
