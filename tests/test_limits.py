@@ -124,3 +124,12 @@ async def test_circular_introspection_is_bounded(api: Api) -> None:
         nested = f"fields {{ type {{ {nested} }} }}"
     message = await _refused(api, f"{{ __schema {{ types {{ {nested} }} }} }}")
     assert "depth is" in message
+
+
+async def test_the_standard_introspection_query_passes(api: Api) -> None:
+    # What GraphiQL and graphql-codegen send: its `ofType` chain is deep but harmless.
+    from graphql import get_introspection_query
+
+    reply = await api.gql(get_introspection_query(descriptions=True))
+    assert reply.status == 200 and not reply.errors
+    assert reply.data["__schema"]["queryType"]["name"] == "Query"

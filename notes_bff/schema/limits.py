@@ -111,7 +111,10 @@ class _Analyzer:
                     self.tally.aliases += 1
                 self.tally.directives = max(self.tally.directives, len(selection.directives or ()))
                 if selection.selection_set is not None:
-                    self._depth(selection.selection_set, depth + 1, seen)
+                    # `ofType` unwraps one type wrapper (never a list of objects): its chain in
+                    # the standard introspection query (GraphiQL, codegen) does not count.
+                    below = depth if selection.name.value == "ofType" else depth + 1
+                    self._depth(selection.selection_set, below, seen)
             elif isinstance(selection, InlineFragmentNode):
                 self._depth(selection.selection_set, depth, seen)
             elif isinstance(selection, FragmentSpreadNode):
