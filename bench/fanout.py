@@ -2,71 +2,112 @@
 
     .venv/bin/python -m bench.fanout [--subscribers 1000] [--events 40] [--rates 2,5,10]
 
-Starts ``notes-bff serve --workers 2 --demo``, opens N websocket subscriptions to one
-workspace (spread over both workers by the kernel), then creates notes at each rate. For
-every delivery it measures the time from the event's commit (``NoteEvent.at``, stamped by
-the worker after the write) to its arrival, and counts drops (events a subscriber missed).
+Starts ``notes-bff serve --workers 2 --demo``, opens N graphql-transport-ws subscriptions to
+one workspace from a Node.js process (``bench/fanout_listener.mjs``; the kernel spreads them
+over both workers), then creates notes at each rate. Latency runs from the event's commit
+(``NoteEvent.at``, stamped by the worker right after the write) to the message's arrival;
+"dropped" counts deliveries a subscriber never got. CPU columns are milliseconds per event
+of both workers together, of valkey and of SecantusDB.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import shutil
 import statistics
+import subprocess
 import time
-from datetime import datetime
+from pathlib import Path
 
 import aiohttp
 
-from bench.harness import demo_server, login
-from tests.ws import GraphQLSocket
+from bench.harness import child_pid, child_pids, cpu_seconds, demo_server, login
 
-EVENTS = "subscription($w: ID!) { workspaceEvents(workspaceId: $w) { eventId at } }"
 CREATE = "mutation($w: ID!, $t: String!) { createNote(input: {workspaceId: $w, title: $t}) { id } }"
+JS = Path(__file__).parent.parent / "tests" / "js"
 
 
-async def _listen(sock: GraphQLSocket, op: str, sink: list[float], stop: asyncio.Event) -> int:
-    received = 0
-    while not stop.is_set():
-        try:
-            result = await sock.next(op, timeout=1.0)
-        except TimeoutError:
-            continue
-        at = datetime.fromisoformat(result["data"]["workspaceEvents"]["at"].replace("Z", "+00:00"))
-        sink.append(time.time() - at.timestamp())
-        received += 1
-    return received
+def _install_js() -> str:
+    """The path of ``node``, with the listener's npm packages installed."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        raise SystemExit("bench.fanout needs node and npm (the listener runs in Node.js)")
+    if not (JS / "node_modules" / ".package-lock.json").exists():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, check=True)
+    return node
 
 
-async def measure(url: str, subscribers: int, events: int, rates: list[float]) -> None:
+class Listener:
+    """The Node.js subscriber process and its line protocol."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(
+        cls, node: str, url: str, token: str, workspace: str, subscribers: int
+    ) -> Listener:
+        """Open the subscriptions; return once all of them are acknowledged."""
+        script = Path(__file__).with_name("fanout_listener.mjs")
+        ws_url = url.replace("http", "ws", 1) + "/graphql"
+        process = await asyncio.create_subprocess_exec(
+            node, str(script), ws_url, token, workspace, str(subscribers),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**26,
+        )  # fmt: skip
+        listener = cls(process)
+        await asyncio.wait_for(listener._line(), timeout=120)
+        return listener
+
+    async def _line(self) -> dict[str, list[float] | int]:
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the listener exited")
+        result: dict[str, list[float] | int] = json.loads(line)
+        return result
+
+    async def report(self) -> tuple[list[float], int]:
+        """Latencies (ms) since the last report, and how many sockets were closed so far."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"report\n")
+        reply = await self._line()
+        latencies, closed = reply["latencies"], reply["closed"]
+        assert isinstance(latencies, list)
+        assert isinstance(closed, int)
+        return latencies, closed
+
+    async def stop(self) -> None:
+        """End the process."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"exit\n")
+        await self.process.wait()
+
+
+async def measure(
+    node: str, url: str, server_pid: int, subscribers: int, events: int, rates: list[float]
+) -> None:
     """Print one table row per event rate."""
     token = await login(url)
     headers = {"Authorization": f"Bearer {token}"}
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    workers = child_pids(server_pid, b"notes_bff")
+    valkey, database = child_pid(server_pid, b"valkey"), child_pid(server_pid, b"secantus")
+    async with aiohttp.ClientSession() as session:
         async with session.post(
             f"{url}/graphql", json={"query": "{ workspaces { id } }"}, headers=headers
         ) as resp:
             workspace = (await resp.json())["data"]["workspaces"][0]["id"]
-        sockets: list[GraphQLSocket] = []
-        for start in range(0, subscribers, 50):
-            batch = [
-                GraphQLSocket.open(session, f"{url}/graphql", token=token)
-                for _ in range(min(50, subscribers - start))
-            ]
-            sockets += await asyncio.gather(*batch)
-        ops = [await s.subscribe(EVENTS, {"w": workspace}) for s in sockets]
+        listener = await Listener.start(node, url, token, workspace, subscribers)
         await asyncio.sleep(3)
-        print(f"{subscribers} subscribers connected\n")
-        print("| events/s | events | deliveries | dropped | p50 ms | p95 ms | p99 ms |")
-        print("|---|---|---|---|---|---|---|")
+        print(f"{subscribers} subscribers connected, {len(workers)} workers\n")
+        print(
+            "| events/s (achieved) | events | deliveries | dropped | p50 ms | p95 ms | p99 ms "
+            "| workers CPU ms/event | valkey | SecantusDB |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for rate in rates:
-            latencies: list[float] = []
-            stop = asyncio.Event()
-            listeners = [
-                asyncio.create_task(_listen(s, op, latencies, stop))
-                for s, op in zip(sockets, ops, strict=True)
-            ]
+            cpu = [sum(cpu_seconds(p) for p in workers), cpu_seconds(valkey), cpu_seconds(database)]
             started = time.perf_counter()
             for i in range(events):
                 await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
@@ -76,17 +117,20 @@ async def measure(url: str, subscribers: int, events: int, rates: list[float]) -
                     headers=headers,
                 ) as resp:
                     assert "errors" not in await resp.json()
+            achieved = events / (time.perf_counter() - started)
             await asyncio.sleep(5)
-            stop.set()
-            counts = await asyncio.gather(*listeners)
-            expected = events * subscribers
+            now = [sum(cpu_seconds(p) for p in workers), cpu_seconds(valkey), cpu_seconds(database)]
+            per_event = [(b - a) * 1000 / events for a, b in zip(cpu, now, strict=True)]
+            latencies, closed = await listener.report()
             q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+            dropped = events * subscribers - len(latencies)
             print(
-                f"| {rate:g} | {events} | {sum(counts)} | {expected - sum(counts)} "
-                f"| {q[49] * 1000:.0f} | {q[94] * 1000:.0f} | {q[98] * 1000:.0f} |"
+                f"| {rate:g} ({achieved:.1f}) | {events} | {len(latencies)} | {dropped} "
+                f"| {q[49]:.0f} | {q[94]:.0f} | {q[98]:.0f} "
+                f"| {per_event[0]:.0f} | {per_event[1]:.1f} | {per_event[2]:.1f} |"
+                + (f" ({closed} sockets closed)" if closed else "")
             )
-        for s in sockets:
-            await s.close()
+        await listener.stop()
 
 
 def main() -> None:
@@ -95,11 +139,13 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000, help="websocket subscribers")
     parser.add_argument("--events", type=int, default=40, help="events per rate")
     parser.add_argument("--rates", default="2,5,10", help="comma-separated events per second")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
+    node = _install_js()
     env = {"NOTES_BFF_MAX_CONNECTIONS_PER_USER": str(args.subscribers)}
-    with demo_server("--workers", "2", env=env) as (_, url):
-        asyncio.run(measure(url, args.subscribers, args.events, rates))
+    with demo_server("--workers", str(args.workers), env=env) as (pid, url):
+        asyncio.run(measure(node, url, pid, args.subscribers, args.events, rates))
 
 
 if __name__ == "__main__":

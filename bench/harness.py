@@ -34,15 +34,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def child_pid(pid: int, marker: bytes) -> int:
-    """The child of ``pid`` whose command line contains ``marker``."""
+def child_pids(pid: int, marker: bytes) -> list[int]:
+    """The children of ``pid`` whose command line contains ``marker``."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 if int(stat[1]) == pid and marker in (entry / "cmdline").read_bytes():
-                    return int(entry.name)
-    raise RuntimeError(f"no child {marker!r} of {pid}")
+                    found.append(int(entry.name))
+    return found
+
+
+def child_pid(pid: int, marker: bytes) -> int:
+    """The child of ``pid`` whose command line contains ``marker``."""
+    found = child_pids(pid, marker)
+    if not found:
+        raise RuntimeError(f"no child {marker!r} of {pid}")
+    return found[0]
 
 
 @contextlib.contextmanager

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     max_connections_per_user: int = Field(default=20, ge=1)
     due_soon_interval_seconds: float = Field(default=60.0, gt=0)
     subscriber_queue_size: int = Field(default=256, ge=1)
+    ws_compression: bool = False
+    gc_threshold: int = Field(default=50_000, ge=0)
     max_depth: int = Field(default=12, ge=1)
     max_aliases: int = Field(default=30, ge=0)
     max_tokens: int = Field(default=5000, ge=10)

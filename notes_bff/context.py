@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -16,17 +18,44 @@ from notes_bff.errors import AppError, Unauthenticated
 from notes_bff.loaders import Loaders
 from notes_bff.persisted.store import CachedDocument
 from notes_bff.ratelimit import Decision, RateLimits
+from notes_bff.realtime.delivery import Delivery
 from notes_bff.realtime.hub import Realtime
 
-# Subscriptions resolve each event with that event's loaders (fresh per event, shared by the
-# process's subscribers of it); set in the subscription's task, so concurrent subscriptions
-# of one connection never see each other's.
-_event_loaders: ContextVar[Loaders | None] = ContextVar("event_loaders", default=None)
+# Subscriptions resolve each event with that event's delivery (fresh loaders per event,
+# shared by the process's subscribers of it); set in the subscription's task, so concurrent
+# subscriptions of one connection never see each other's.
+_delivery: ContextVar[Delivery | None] = ContextVar("delivery", default=None)
 
 
-def use_event_loaders(loaders: Loaders) -> None:
-    """Resolve what follows in this task with ``loaders``."""
-    _event_loaders.set(loaders)
+def use_delivery(delivery: Delivery) -> None:
+    """Resolve what follows in this task as part of ``delivery``."""
+    _delivery.set(delivery)
+
+
+def current_delivery() -> Delivery | None:
+    """The subscription event this task is resolving, if any."""
+    return _delivery.get()
+
+
+class ViewerReads:
+    """Whether the work recorded with :func:`record_viewer_reads` looked at the viewer."""
+
+    seen = False
+
+
+_viewer_reads: ContextVar[ViewerReads | None] = ContextVar("viewer_reads", default=None)
+
+
+@contextmanager
+def recording_viewer_reads() -> Iterator[ViewerReads]:
+    """Note whether anything reads :attr:`Context.viewer_id` in this block, or in the tasks
+    it starts (they copy the context)."""
+    reads = ViewerReads()
+    token = _viewer_reads.set(reads)
+    try:
+        yield reads
+    finally:
+        _viewer_reads.reset(token)
 
 
 @dataclass
@@ -55,11 +84,15 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         """This request's loaders, or the current subscription event's."""
-        return _event_loaders.get() or self.request_loaders
+        delivery = _delivery.get()
+        return delivery.loaders if delivery is not None else self.request_loaders
 
     @property
     def viewer_id(self) -> PydanticObjectId | None:
         """The signed-in user's id; raises if a token was sent but is not valid."""
+        reads = _viewer_reads.get()
+        if reads is not None:
+            reads.seen = True
         if self.auth_error is not None:
             raise self.auth_error
         return PydanticObjectId(self.claims.user_id) if self.claims else None

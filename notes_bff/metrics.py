@@ -46,6 +46,15 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        self.subscription_events = Counter(
+            "notes_bff_subscription_events",
+            "Subscription events: delivered to a subscriber, and rendered (executed; one "
+            "rendering serves every local subscriber with the same document and variables)",
+            ["stage"],
+            registry=self.registry,
+        )
+        self.events_delivered = self.subscription_events.labels("delivered")
+        self.events_rendered = self.subscription_events.labels("rendered")
 
     def render(self) -> bytes:
         """The text exposition; under gunicorn (``PROMETHEUS_MULTIPROC_DIR``), all workers'."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 from collections.abc import AsyncIterator
@@ -99,6 +100,16 @@ async def test_metrics_endpoint(api: Api) -> None:
     text = await (await api.client.get("/metrics")).text()
     assert "notes_bff_http_requests_total" in text
     assert 'notes_bff_graphql_errors_total{code="GRAPHQL_VALIDATION_FAILED"}' in text
+
+
+async def test_workers_collect_garbage_less_often_as_configured(other_app: Any) -> None:
+    before = gc.get_threshold()
+    try:
+        async with other_app(gc_threshold=12_345):
+            assert gc.get_threshold() == (12_345, *before[1:])
+            assert gc.get_freeze_count() > 0  # what startup built is never scanned again
+    finally:
+        gc.set_threshold(*before)
 
 
 async def _fail_point(settings: Settings, data: dict[str, Any] | None, times: int = 1) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -108,6 +109,72 @@ async def test_removed_member_stops_receiving_at_once(api: Api) -> None:
         await api.note(owner, ws, title="Secret")
         with pytest.raises(TimeoutError):
             await live.next(op, timeout=1.0)
+
+
+SHARED = (
+    "subscription($w: ID!, $after: String) { workspaceEvents(workspaceId: $w, after: $after) "
+    "{ eventId note { title author { name } } } }"
+)
+PER_VIEWER = (
+    "subscription($w: ID!) { workspaceEvents(workspaceId: $w) "
+    "{ eventId note { title workspace { viewerRole } } } }"
+)
+
+
+async def _subscription_events(api: Api) -> dict[str, float]:
+    text = await (await api.client.get("/metrics")).text()
+    pattern = r'notes_bff_subscription_events_total\{stage="(\w+)"\} (\S+)'
+    found = {stage: float(value) for stage, value in re.findall(pattern, text)}
+    return {stage: found.get(stage, 0.0) for stage in ("delivered", "rendered")}
+
+
+async def test_an_event_is_rendered_once_per_document_and_per_viewer_only_where_it_matters(
+    api: Api,
+) -> None:
+    owner, ws = await _team(api)
+    editor, viewer = await api.sign_up("Editor"), await api.sign_up("Viewer")
+    await api.add(owner, ws, editor, "EDITOR")
+    await api.add(owner, ws, viewer, "VIEWER")
+    tabs = [owner, owner, editor, viewer]  # the owner has two tabs open
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(socket(api, u["token"])) for u in tabs]
+        shared = [await sockets[0].subscribe(SHARED, {"w": ws})]
+        await asyncio.sleep(0.2)
+        await api.note(owner, ws, title="Earlier")
+        earlier = (await sockets[0].next(shared[0]))["data"]["workspaceEvents"]["eventId"]
+        # the others resume after that event: a different `after`, the same rendering
+        shared += [await s.subscribe(SHARED, {"w": ws, "after": earlier}) for s in sockets[1:]]
+        per_viewer = [await s.subscribe(PER_VIEWER, {"w": ws}) for s in sockets]
+        await asyncio.sleep(0.3)
+        before = await _subscription_events(api)
+        await api.note(editor, ws, title="Once")
+        for live, op in zip(sockets, shared, strict=True):
+            event = (await live.next(op))["data"]["workspaceEvents"]
+            assert event["note"] == {"title": "Once", "author": {"name": "Editor"}}
+        roles = [
+            (await live.next(op))["data"]["workspaceEvents"]["note"]["workspace"]["viewerRole"]
+            for live, op in zip(sockets, per_viewer, strict=True)
+        ]
+        # viewerRole is read after the note loads (an await): still never shared across viewers
+        assert roles == ["OWNER", "OWNER", "EDITOR", "VIEWER"]
+        after = await _subscription_events(api)
+    assert after["delivered"] - before["delivered"] == 8
+    # one rendering for the document that never reads the viewer, one per viewer for the other
+    assert after["rendered"] - before["rendered"] == 1 + 3
+
+
+async def test_websocket_compression_is_negotiated_only_when_configured(
+    api: Api, other_app: Any
+) -> None:
+    async def negotiated(client_api: Api) -> int:
+        async with client_api.client.session.ws_connect(
+            _url(client_api), protocols=[TRANSPORT_WS], compress=15
+        ) as ws:
+            return ws.compress
+
+    assert await negotiated(api) == 0
+    async with other_app(ws_compression=True) as compressed:
+        assert await negotiated(compressed) == 15
 
 
 async def test_non_members_cannot_subscribe(api: Api) -> None:

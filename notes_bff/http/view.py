@@ -88,6 +88,21 @@ class NotesGraphQLView(GraphQLView[Context, None]):
         """Authenticate a websocket: ``connection_init`` authorization, else the cookie."""
         return await self.sockets.authenticate(context)
 
+    async def create_websocket_response(
+        self, request: web.Request, subprotocol: str | None
+    ) -> web.WebSocketResponse:
+        """The websocket, with permessage-deflate only if ``NOTES_BFF_WS_COMPRESSION`` is on.
+
+        Off by default (as in Node's ``ws`` server): compressing each small frame per
+        subscriber costs CPU on every fan-out, and each compressed socket holds its own zlib
+        state (hundreds of KiB) for its whole life.
+        """
+        protocols = [subprotocol] if subprotocol else []
+        compress = request.app[SETTINGS].ws_compression
+        ws = web.WebSocketResponse(protocols=protocols, compress=compress)
+        await ws.prepare(request)
+        return ws
+
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
     ) -> Context:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import structlog
 from redis.asyncio import Redis
 
 from notes_bff.errors import ServiceUnavailable
-from notes_bff.loaders import Loaders, build_loaders
 from notes_bff.metrics import Metrics
+from notes_bff.realtime.delivery import Delivery
 from notes_bff.realtime.event_log import CHANNEL
 from notes_bff.realtime.events import Event
 from notes_bff.redis_guard import REDIS_OUTAGES
@@ -37,59 +37,50 @@ def _interrupted() -> Exception:
     )
 
 
-class Delivery:
-    """An event as delivered in this process, with loaders shared by all its subscribers.
-
-    The loaders are new for every event (never stale), and shared so that N local subscribers
-    resolving the same note cost one batch of queries, not N.
-    """
-
-    def __init__(self, event: Event) -> None:
-        self.event = event
-        self._loaders: Loaders | None = None
-
-    @property
-    def loaders(self) -> Loaders:
-        """Fresh loaders for this event, built on first use."""
-        if self._loaders is None:
-            self._loaders = build_loaders()
-        return self._loaders
-
-
 class Subscription:
-    """One local subscriber's bounded queue of deliveries."""
+    """One local subscriber's bounded queue of deliveries.
+
+    A deque and at most one waiting future: the broker wakes thousands of these per event,
+    so waiting costs one future, not an ``asyncio.Queue`` getter plus an ``asyncio.wait``.
+    """
 
     def __init__(self, topics: frozenset[str], queue_size: int) -> None:
         self.topics = topics
-        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=queue_size)
-        self.ended = asyncio.Event()
-        self.reason: Callable[[], Exception] = SlowSubscriber
+        self.queue_size = queue_size
+        self.queue: deque[Delivery] = deque()
+        self.reason: Callable[[], Exception] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def offer(self, delivery: Delivery) -> None:
         """Queue a delivery; on overflow end the subscription as too slow."""
-        try:
-            self.queue.put_nowait(delivery)
-        except asyncio.QueueFull:
+        if len(self.queue) >= self.queue_size:
             self.end(SlowSubscriber)
+        elif self.reason is None:
+            self.queue.append(delivery)
+            self._wake()
 
     def end(self, reason: Callable[[], Exception]) -> None:
         """Stop delivering: the iteration raises ``reason()`` (once its queue is drained)."""
-        self.reason = reason
-        self.ended.set()
+        if self.reason is None:
+            self.reason = reason
+            self._wake()
 
     async def __aiter__(self) -> AsyncIterator[Delivery]:
         while True:
-            get = asyncio.ensure_future(self.queue.get())
-            ended = asyncio.ensure_future(self.ended.wait())
-            try:
-                done, _ = await asyncio.wait({get, ended}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                ended.cancel()
-                if not get.done():
-                    get.cancel()
-            if get not in done:
+            if self.queue:
+                yield self.queue.popleft()
+            elif self.reason is not None:
                 raise self.reason()
-            yield get.result()
+            else:
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
 
 
 class Broker:

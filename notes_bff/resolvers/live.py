@@ -11,11 +11,11 @@ from typing import TypeVar
 
 from beanie import PydanticObjectId
 
-from notes_bff.context import Context, use_event_loaders
+from notes_bff.context import Context, use_delivery
 from notes_bff.errors import Forbidden, NotFound
-from notes_bff.loaders import Loaders
 from notes_bff.models import Notification, Workspace
-from notes_bff.realtime.broker import Delivery, SlowSubscriber
+from notes_bff.realtime.broker import SlowSubscriber
+from notes_bff.realtime.delivery import Delivery, outcome
 from notes_bff.realtime.event_log import id_after
 from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
 from notes_bff.realtime.presence import HEARTBEAT_S
@@ -26,10 +26,11 @@ T = TypeVar("T")
 
 
 async def _still_member(
-    loaders: Loaders, workspace_id: PydanticObjectId, viewer: PydanticObjectId
+    delivery: Delivery, workspace_id: PydanticObjectId, viewer: PydanticObjectId
 ) -> Workspace:
-    """The workspace, read fresh; FORBIDDEN once the viewer is no longer a member."""
-    workspace = await loaders.workspace_by_id.load(workspace_id)
+    """The workspace as of this event (read once per process); FORBIDDEN for non-members."""
+    loader = delivery.loaders.workspace_by_id
+    workspace = await outcome(delivery.shared(workspace_id, lambda: loader.load(workspace_id)))
     if workspace is None or workspace.role_of(viewer) is None:
         raise Forbidden("You are no longer a member of this workspace.")
     return workspace
@@ -89,18 +90,18 @@ async def _workspace_events(ctx: Context, raw_id: str, after: str | None) -> Asy
         if after is not None:
             for event in await ctx.realtime.log.replay(str(workspace_id), after):
                 delivery = Delivery(event)
-                await _still_member(delivery.loaders, workspace_id, viewer)
-                use_event_loaders(delivery.loaders)
+                await _still_member(delivery, workspace_id, viewer)
+                use_delivery(delivery)
                 last = event.event_id
                 yield event
         async for delivery in live:
-            await _still_member(delivery.loaders, workspace_id, viewer)
+            await _still_member(delivery, workspace_id, viewer)
             event = delivery.event
             if event.kind == "MEMBERSHIP" or event.event_id is None:
                 continue
             if last is not None and not id_after(event.event_id, last):
                 continue
-            use_event_loaders(delivery.loaders)
+            use_delivery(delivery)
             last = event.event_id
             yield event
 
@@ -114,11 +115,11 @@ async def _note_changes(ctx: Context, raw_id: str) -> AsyncIterator[Event]:
     note_id = str(note.id)
     with ctx.realtime.broker.subscribe(workspace_topic(str(note.workspace_id))) as live:
         async for delivery in live:
-            await _still_member(delivery.loaders, note.workspace_id, viewer)
+            await _still_member(delivery, note.workspace_id, viewer)
             event = delivery.event
             if event.note_id != note_id:
                 continue
-            use_event_loaders(delivery.loaders)
+            use_delivery(delivery)
             yield event
             if event.kind == "DELETED":
                 return
@@ -133,7 +134,7 @@ async def _notifications(ctx: Context) -> AsyncIterator[Notification]:
                 continue
             found = await Notification.get(object_id("id", delivery.event.subject_id))
             if found is not None and found.user_id == viewer:
-                use_event_loaders(delivery.loaders)
+                use_delivery(delivery)
                 yield found
 
 
@@ -172,17 +173,17 @@ async def _presence(ctx: Context, raw_id: str) -> AsyncIterator[PresenceChange]:
             yield PresenceChange(workspace_id, await online(), viewer if joined else None, None)
             echo_of_own_join = joined  # already announced in the first event
             async for delivery in live:
-                await _still_member(delivery.loaders, workspace_id, viewer)
+                await _still_member(delivery, workspace_id, viewer)
                 event = delivery.event
                 if event.kind != "PRESENCE":
                     continue
                 if echo_of_own_join and event.joined_id == me:
                     echo_of_own_join = False
                     continue
-                use_event_loaders(delivery.loaders)
+                use_delivery(delivery)
                 yield PresenceChange(
                     workspace_id,
-                    await online(),
+                    await outcome(delivery.shared("online", online)),
                     PydanticObjectId(event.joined_id) if event.joined_id else None,
                     PydanticObjectId(event.left_id) if event.left_id else None,
                 )

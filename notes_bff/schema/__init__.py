@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
 from notes_bff.schema.document_cache import CachedDocuments
 from notes_bff.schema.errors import ErrorCodes
+from notes_bff.schema.event_execution import SharedEventExecutor
 from notes_bff.schema.limits import Limits, OperationLimits
 from notes_bff.schema.rate_limits import RateLimitExtension
 from notes_bff.schema.root import Mutation, Query
@@ -48,4 +49,5 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DATETIME_SCALAR}),
+        execution_context_class=SharedEventExecutor,
     )

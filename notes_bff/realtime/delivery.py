@@ -1,0 +1,57 @@
+"""One event as delivered in this process: what its local subscribers share."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar, cast
+
+from notes_bff.loaders import Loaders, build_loaders
+from notes_bff.realtime.events import Event
+
+T = TypeVar("T")
+
+
+class Delivery:
+    """An event with the work its subscribers in this process do once, not once each.
+
+    The loaders are new for every event (never stale) and shared, so N local subscribers
+    resolving the same note cost one batch of queries, not N. :meth:`shared` runs any other
+    piece of work (the rendering of a subscription document, the online list) once.
+    """
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._loaders: Loaders | None = None
+        self._shared: dict[Hashable, asyncio.Future[Any]] = {}
+
+    @property
+    def loaders(self) -> Loaders:
+        """Fresh loaders for this event, built on first use."""
+        if self._loaders is None:
+            self._loaders = build_loaders()
+        return self._loaders
+
+    def shared(self, key: Hashable, start: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        """The outcome of ``start()``, called by the first caller with ``key`` only.
+
+        It runs as its own task, so a subscriber that goes away while waiting does not cancel
+        it for the others (see :func:`outcome`); work that is done at once can return
+        :func:`ready`, which later callers read without awaiting.
+        """
+        future = self._shared.get(key)
+        if future is None:
+            future = self._shared[key] = asyncio.ensure_future(start())
+        return cast("asyncio.Future[T]", future)
+
+
+def ready(value: T) -> asyncio.Future[T]:
+    """A future that already holds ``value``."""
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
+
+
+async def outcome(future: asyncio.Future[T]) -> T:
+    """The future's result, awaited without cancelling it for the other waiters."""
+    return future.result() if future.done() else await asyncio.shield(future)
