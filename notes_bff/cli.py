@@ -95,12 +95,18 @@ def _serve(args: argparse.Namespace) -> int:
         if args.workers > 1:
             _run_gunicorn(live, args.workers)
         else:
+            import uvloop
             from aiohttp import web
 
             from notes_bff.server import create_app
 
             web.run_app(
-                create_app(live), host=live.host, port=live.port, print=None, shutdown_timeout=10
+                create_app(live),
+                host=live.host,
+                port=live.port,
+                print=None,
+                shutdown_timeout=10,
+                loop=uvloop.new_event_loop(),
             )
     return 0
 
@@ -116,7 +122,7 @@ def _run_gunicorn(settings: Settings, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "aiohttp.GunicornWebWorker")
+            self.cfg.set("worker_class", "aiohttp.GunicornUVLoopWebWorker")
             self.cfg.set("graceful_timeout", 15)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
