@@ -142,7 +142,7 @@ def create_app(
 
 
 async def gunicorn_app() -> web.Application:
-    """Gunicorn target (``notes_bff.server:gunicorn_app``) for ``aiohttp.GunicornWebWorker``."""
+    """Gunicorn target (``notes_bff.server:gunicorn_app``), for aiohttp's gunicorn workers."""
     settings = Settings()
     configure_logging(
         json=settings.log_json if settings.log_json is not None else settings.is_production
