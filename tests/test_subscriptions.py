@@ -135,9 +135,13 @@ async def test_an_event_is_rendered_once_per_document_and_per_viewer_only_where_
     editor, viewer = await api.sign_up("Editor"), await api.sign_up("Viewer")
     await api.add(owner, ws, editor, "EDITOR")
     await api.add(owner, ws, viewer, "VIEWER")
-    tabs = [owner, owner, editor, viewer]  # the owner has two tabs open
+    tabs = [owner, owner, editor, viewer]  # the owner has two tabs open, one on legacy graphql-ws
+    protocols = [TRANSPORT_WS, LEGACY_WS, TRANSPORT_WS, TRANSPORT_WS]
     async with contextlib.AsyncExitStack() as stack:
-        sockets = [await stack.enter_async_context(socket(api, u["token"])) for u in tabs]
+        sockets = [
+            await stack.enter_async_context(socket(api, u["token"], protocol=p))
+            for u, p in zip(tabs, protocols, strict=True)
+        ]
         shared = [await sockets[0].subscribe(SHARED, {"w": ws})]
         await asyncio.sleep(0.2)
         await api.note(owner, ws, title="Earlier")
