@@ -142,24 +142,24 @@ class _SharedEvent:
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[ExecutionResult]:
         """The shared rendering of the event for this subscriber."""
-        return self._reuse(None, serially)
+        return self._reuse(False, serially)
 
-    def _reuse(
-        self, viewer_key: str | None, serially: bool | None
-    ) -> AwaitableOrValue[ExecutionResult]:
-        rendering = self.delivery.shared((self.key, viewer_key), lambda: self._render(serially))
+    def _reuse(self, own: bool, serially: bool | None) -> AwaitableOrValue[ExecutionResult]:
+        """The rendering for everyone, or (``own``) the one for this subscriber's viewer."""
+        key = (self.key, self.viewer) if own else (self.key,)
+        rendering = self.delivery.shared(key, lambda: self._render(serially))
         if not rendering.done():
-            return self._reuse_when_ready(rendering, viewer_key, serially)
+            return self._reuse_when_ready(rendering, own, serially)
         rendered = rendering.result()
-        if rendered.read_viewer and rendered.viewer != self.viewer:
-            return self._reuse(self.viewer, serially)
+        if not own and rendered.read_viewer and rendered.viewer != self.viewer:
+            return self._reuse(True, serially)
         return rendered.result
 
     async def _reuse_when_ready(
-        self, rendering: asyncio.Future[_Rendered], viewer_key: str | None, serially: bool | None
+        self, rendering: asyncio.Future[_Rendered], own: bool, serially: bool | None
     ) -> ExecutionResult:
         await outcome(rendering)
-        result = self._reuse(viewer_key, serially)
+        result = self._reuse(own, serially)
         return await result if isinstance(result, Awaitable) else result
 
     def _render(self, serially: bool | None) -> asyncio.Future[_Rendered]:
