@@ -39,6 +39,7 @@ def _services(settings: Settings) -> Iterator[Settings]:
             settings.data_dir,
             mongodb=settings.mongodb_uri is None,
             redis=settings.redis_url is None,
+            avoid_ports={settings.port},
         ) as started:
             urls: dict[str, object] = {}
             if "mongodb" in started:

