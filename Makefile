@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck schema bench clean
+.PHONY: serve test lint typecheck schema bench bench-fanout clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.dashboard_query
 	$(BIN)/python -m bench.apq
+
+## bench-fanout: subscription fan-out latency, 1,000 websocket subscribers over 2 workers (needs node)
+bench-fanout: $(STAMP)
+	$(BIN)/python -m bench.fanout --subscribers 1000 --events 60 --rates 2,5,10,15,20
 
 clean:
 	rm -rf $(VENV) .notes-bff

@@ -471,6 +471,50 @@ async def test_caps_on_subscriptions_and_connections(other_app: Any) -> None:
         await first.close()
 
 
+async def test_the_connection_cap_counts_every_process_and_forgets_crashed_ones(
+    api: Api, other_app: Any, settings: Settings
+) -> None:
+    owner = await api.sign_up("Busy")
+    redis = Redis.from_url(settings.redis_url or "")
+    key = f"notes-bff:connections:{owner['id']}"
+    try:
+        # A connection of a worker that died: no longer renewed, it has expired.
+        await redis.zadd(key, {"dead-connection": time.time() - 5})
+        elsewhere = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
+        async with other_app(max_connections_per_user=2) as here:
+            session, url = here.client.session, _url(here)
+            first = await GraphQLSocket.open(session, url, token=owner["token"])
+            with pytest.raises(Closed) as refused:  # one here and one in the other process
+                await GraphQLSocket.open(session, url, token=owner["token"])
+            assert refused.value.code == 4429
+            await elsewhere.close()
+            await asyncio.sleep(0.2)  # the other process gave its slot back
+            second = await GraphQLSocket.open(session, url, token=owner["token"])
+            await second.close()
+            await first.close()
+            await asyncio.sleep(0.2)
+        assert await redis.zcard(key) == 0  # every slot released, the dead one dropped
+    finally:
+        await redis.aclose()
+
+
+async def test_without_redis_the_connection_cap_counts_this_process(
+    other_app: Any, servers: dict[str, EmbeddedProcess]
+) -> None:
+    async with other_app(max_connections_per_user=1) as api:
+        owner = await api.sign_up("Offline")
+        session, url = api.client.session, _url(api)
+        servers["redis"].stop()
+        try:
+            first = await GraphQLSocket.open(session, url, token=owner["token"])
+            with pytest.raises(Closed) as refused:
+                await GraphQLSocket.open(session, url, token=owner["token"])
+            assert refused.value.code == 4429
+            await first.close()
+        finally:
+            servers["redis"].start()
+
+
 async def test_a_crashed_workers_connections_drop_off(api: Api, settings: Settings) -> None:
     owner, ws = await _team(api)
     ghost = await api.sign_up("Ghost")

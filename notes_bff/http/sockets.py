@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 import weakref
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import NoReturn, cast
 
 from aiohttp import web
@@ -17,38 +19,77 @@ from strawberry.types.unset import UNSET, UnsetType
 from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.context import Context
 from notes_bff.errors import AppError
+from notes_bff.keys import REALTIME
+from notes_bff.realtime.hub import Realtime
+from notes_bff.realtime.presence import HEARTBEAT_S
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY = 4429
-CONNECTION_USER = web.RequestKey("connection_user", str)
+# The user and connection id holding one of the user's connection slots.
+CONNECTION_SLOT = web.RequestKey("connection_slot", tuple[str, str])
 
 
 class SocketRegistry:
-    """The process's websocket connections, counted per user."""
+    """The process's websocket connections; the per-user cap counts the whole deployment's.
+
+    Slots live in Redis (:class:`~notes_bff.realtime.connections.ConnectionSlots`), renewed
+    by one task per process while it has connections. While Redis is unreachable, the cap
+    counts this process's connections only.
+    """
 
     def __init__(self) -> None:
         self.per_user: Counter[str] = Counter()
+        self.connections: dict[str, str] = {}  # connection id -> user id
         self.open: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self._renewal: asyncio.Task[None] | None = None
 
     async def close_all(self, app: web.Application) -> None:
         """``on_shutdown``: close every websocket with 1001 (going away), so clients
         reconnect to another instance (and resume with ``after``)."""
+        if self._renewal is not None:
+            self._renewal.cancel()
         for socket in list(self.open):
             await socket.close(code=CLOSE_GOING_AWAY, message=b"Server shutting down")
 
-    @contextlib.contextmanager
-    def track(self, request: web.Request) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def track(self, request: web.Request) -> AsyncIterator[None]:
         """Release the connection's slot when it ends."""
         try:
             yield
         finally:
-            user = request.get(CONNECTION_USER)
-            if user is not None:
+            slot = request.get(CONNECTION_SLOT)
+            if slot is not None:
+                user, connection = slot
+                self.connections.pop(connection, None)
                 self.per_user[user] -= 1
                 if self.per_user[user] <= 0:
                     del self.per_user[user]
+                realtime = request.app[REALTIME]
+                await realtime.guard.call(lambda: realtime.connections.release(user, connection))
+
+    async def _take_slot(self, context: Context, user: str) -> bool:
+        realtime, cap = context.realtime, context.settings.max_connections_per_user
+        connection = uuid.uuid4().hex
+        allowed = await realtime.guard.call(
+            lambda: realtime.connections.acquire(user, connection, cap)
+        )
+        if allowed is None:  # Redis unreachable: this process's own count
+            allowed = self.per_user[user] < cap
+        if allowed:
+            self.per_user[user] += 1
+            self.connections[connection] = user
+            context.request[CONNECTION_SLOT] = (user, connection)
+            if self._renewal is None or self._renewal.done():
+                self._renewal = asyncio.create_task(self._renew(realtime))
+        return allowed
+
+    async def _renew(self, realtime: Realtime) -> None:
+        renew = realtime.connections.renew
+        while self.connections:
+            await asyncio.sleep(HEARTBEAT_S)
+            await realtime.guard.call(partial(renew, dict(self.connections)))
 
     async def _reject(self, context: Context, code: int, reason: str) -> NoReturn:
         await context.close_connection(code, reason)
@@ -76,11 +117,8 @@ class SocketRegistry:
         else:
             await self._reject(context, CLOSE_UNAUTHORIZED, "Unauthorized: sign in first")
         assert context.claims is not None
-        user = context.claims.user_id
-        if self.per_user[user] >= context.settings.max_connections_per_user:
+        if not await self._take_slot(context, context.claims.user_id):
             await self._reject(context, CLOSE_TOO_MANY, "Too many connections for this user")
-        self.per_user[user] += 1
-        request[CONNECTION_USER] = user
         if isinstance(context.response, web.WebSocketResponse):
             self.open.add(context.response)
         self._close_on_expiry(context, context.claims.expires_at)

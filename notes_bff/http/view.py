@@ -257,7 +257,7 @@ class NotesGraphQLView(GraphQLView[Context, None]):
         """Refusals before execution become JSON errors with an HTTP status."""
         try:
             if self.is_websocket_request(request):
-                with self.sockets.track(request):
+                async with self.sockets.track(request):
                     return await self.run(request=request)
             return await self.run(request=request)
         except HTTPException as exc:

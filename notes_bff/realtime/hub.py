@@ -1,4 +1,5 @@
-"""The process's realtime parts in one place: event log, broker, presence, publishing."""
+"""The process's realtime parts in one place: event log, broker, presence, connection slots,
+publishing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from redis.asyncio import Redis
 
 from notes_bff.metrics import Metrics
 from notes_bff.realtime.broker import Broker
+from notes_bff.realtime.connections import ConnectionSlots
 from notes_bff.realtime.event_log import EventLog
 from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
 from notes_bff.realtime.presence import Presence
@@ -23,6 +25,7 @@ class Realtime:
         self.log = EventLog(redis)
         self.broker = Broker(broker_redis, metrics, queue_size)
         self.presence = Presence(redis)
+        self.connections = ConnectionSlots(redis)
         self.guard = RedisGuard("events", metrics)
 
     async def note_changed(self, kind: str, workspace_id: str, note_id: str, actor_id: str) -> None:
