@@ -498,6 +498,25 @@ async def test_the_connection_cap_counts_every_process_and_forgets_crashed_ones(
         await redis.aclose()
 
 
+async def test_renewed_connection_slots_stay_taken(api: Api, settings: Settings) -> None:
+    slots = api.client.server.app[REALTIME].connections
+    user = (await api.sign_up("Renewed"))["id"]
+    redis = Redis.from_url(settings.redis_url or "")
+    key = f"notes-bff:connections:{user}"
+    try:
+        assert await slots.acquire(user, "tab-1", 1)
+        expiry = await redis.zscore(key, "tab-1")
+        await asyncio.sleep(0.05)
+        await slots.renew({"tab-1": user})  # what each process does every 15 s
+        assert (await redis.zscore(key, "tab-1") or 0) > (expiry or 0)
+        assert not await slots.acquire(user, "tab-2", 1)
+        await slots.release(user, "tab-1")
+        assert await slots.acquire(user, "tab-2", 1)
+    finally:
+        await redis.delete(key)
+        await redis.aclose()
+
+
 async def test_without_redis_the_connection_cap_counts_this_process(
     other_app: Any, servers: dict[str, EmbeddedProcess]
 ) -> None:
