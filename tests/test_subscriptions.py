@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 from aiohttp import WSServerHandshakeError
+from beanie import PydanticObjectId
 from redis.asyncio import Redis
 
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.keys import REALTIME
+from notes_bff.models import User
 from notes_bff.realtime.event_log import STREAM_PREFIX
 from tests.conftest import Api
 from tests.ws import LEGACY_WS, TRANSPORT_WS, Closed, GraphQLSocket
@@ -165,6 +167,33 @@ async def test_an_event_is_rendered_once_per_document_and_per_viewer_only_where_
     assert after["delivered"] - before["delivered"] == 8
     # one rendering for the document that never reads the viewer, one per viewer for the other
     assert after["rendered"] - before["rendered"] == 1 + 3
+
+
+async def test_an_unexpected_error_in_a_shared_rendering_is_masked_for_each_subscriber(
+    api: Api,
+) -> None:
+    owner, ws = await _team(api)
+    member, author = await api.sign_up("Member"), await api.sign_up("Gone")
+    await api.add(owner, ws, member, "EDITOR")
+    await api.add(owner, ws, author, "EDITOR")
+    note = await api.note(author, ws, title="Orphan")
+    user = await User.get(PydanticObjectId(author["id"]))
+    assert user is not None
+    await user.delete()  # data the code assumes cannot go missing (users are never deleted)
+    async with socket(api, owner["token"]) as first, socket(api, member["token"]) as second:
+        ops = [await live.subscribe(SHARED, {"w": ws}) for live in (first, second)]
+        await asyncio.sleep(0.3)
+        await api.ok("mutation($n: ID!) { updateNote(id: $n, input: {title: \"Still\"}) { id } }",
+                     {"n": note["id"]}, token=owner["token"])  # fmt: skip
+        results = [await live.next(op) for live, op in zip((first, second), ops, strict=True)]
+    request_ids = set()
+    for result in results:
+        assert result["data"]["workspaceEvents"]["note"] is None
+        [error] = result["errors"]
+        assert error["message"] == "Unexpected error."  # nothing of the cause leaks
+        assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+        request_ids.add(error["extensions"]["requestId"])
+    assert len(request_ids) == 2  # each subscriber can quote its own connection's request id
 
 
 async def test_websocket_compression_is_negotiated_only_when_configured(
