@@ -38,7 +38,7 @@ def current_delivery() -> Delivery | None:
 
 
 class ViewerReads:
-    """Whether the work recorded with :func:`record_viewer_reads` looked at the viewer."""
+    """Whether the work recorded with :func:`recording_viewer_reads` looked at the viewer."""
 
     seen = False
 

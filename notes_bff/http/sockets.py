@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import uuid
 import weakref
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
@@ -40,7 +39,6 @@ class SocketRegistry:
     """
 
     def __init__(self) -> None:
-        self.per_user: Counter[str] = Counter()
         self.connections: dict[str, str] = {}  # connection id -> user id
         self.open: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._renewal: asyncio.Task[None] | None = None
@@ -63,9 +61,6 @@ class SocketRegistry:
             if slot is not None:
                 user, connection = slot
                 self.connections.pop(connection, None)
-                self.per_user[user] -= 1
-                if self.per_user[user] <= 0:
-                    del self.per_user[user]
                 realtime = request.app[REALTIME]
                 await realtime.guard.call(lambda: realtime.connections.release(user, connection))
 
@@ -76,9 +71,8 @@ class SocketRegistry:
             lambda: realtime.connections.acquire(user, connection, cap)
         )
         if allowed is None:  # Redis unreachable: this process's own count
-            allowed = self.per_user[user] < cap
+            allowed = list(self.connections.values()).count(user) < cap
         if allowed:
-            self.per_user[user] += 1
             self.connections[connection] = user
             context.request[CONNECTION_SLOT] = (user, connection)
             if self._renewal is None or self._renewal.done():

@@ -35,9 +35,9 @@ class Delivery:
     def shared(self, key: Hashable, start: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
         """The outcome of ``start()``, called by the first caller with ``key`` only.
 
-        It runs as its own task, so a subscriber that goes away while waiting does not cancel
-        it for the others (see :func:`outcome`); work that is done at once can return
-        :func:`ready`, which later callers read without awaiting.
+        It runs as its own task; await it through ``asyncio.shield``, so a subscriber that
+        goes away while waiting does not cancel it for the others. Work that is done at once
+        can return :func:`ready`, which later callers read without awaiting.
         """
         future = self._shared.get(key)
         if future is None:
@@ -50,8 +50,3 @@ def ready(value: T) -> asyncio.Future[T]:
     future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
     future.set_result(value)
     return future
-
-
-async def outcome(future: asyncio.Future[T]) -> T:
-    """The future's result, awaited without cancelling it for the other waiters."""
-    return future.result() if future.done() else await asyncio.shield(future)

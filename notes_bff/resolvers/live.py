@@ -15,7 +15,7 @@ from notes_bff.context import Context, use_delivery
 from notes_bff.errors import Forbidden, NotFound
 from notes_bff.models import Notification, Workspace
 from notes_bff.realtime.broker import SlowSubscriber
-from notes_bff.realtime.delivery import Delivery, outcome
+from notes_bff.realtime.delivery import Delivery
 from notes_bff.realtime.event_log import id_after
 from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
 from notes_bff.realtime.presence import HEARTBEAT_S
@@ -29,8 +29,7 @@ async def _still_member(
     delivery: Delivery, workspace_id: PydanticObjectId, viewer: PydanticObjectId
 ) -> Workspace:
     """The workspace as of this event (read once per process); FORBIDDEN for non-members."""
-    loader = delivery.loaders.workspace_by_id
-    workspace = await outcome(delivery.shared(workspace_id, lambda: loader.load(workspace_id)))
+    workspace = await delivery.loaders.workspace_by_id.load(workspace_id)
     if workspace is None or workspace.role_of(viewer) is None:
         raise Forbidden("You are no longer a member of this workspace.")
     return workspace
@@ -183,7 +182,7 @@ async def _presence(ctx: Context, raw_id: str) -> AsyncIterator[PresenceChange]:
                 use_delivery(delivery)
                 yield PresenceChange(
                     workspace_id,
-                    await outcome(delivery.shared("online", online)),
+                    await asyncio.shield(delivery.shared("online", online)),
                     PydanticObjectId(event.joined_id) if event.joined_id else None,
                     PydanticObjectId(event.left_id) if event.left_id else None,
                 )

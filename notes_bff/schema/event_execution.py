@@ -36,7 +36,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from notes_bff.context import Context, ViewerReads, current_delivery, recording_viewer_reads
 from notes_bff.keys import METRICS
-from notes_bff.realtime.delivery import Delivery, outcome, ready
+from notes_bff.realtime.delivery import Delivery, ready
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class _VariableNames(Visitor):
         self.root = root
         self.names: set[str] = set()
 
-    def enter_field(self, node: FieldNode, _key: Any, parent: Any, *_: Any) -> Any:
+    def enter_field(self, node: FieldNode, *_: Any) -> Any:
         if any(selection is node for selection in self.root.selections):
             # Root field arguments only steer the source stream (which events, `after`);
             # each event is rendered from its payload, so they do not change the rendering.
@@ -158,7 +158,7 @@ class _SharedEvent:
     async def _reuse_when_ready(
         self, rendering: asyncio.Future[_Rendered], own: bool, serially: bool | None
     ) -> ExecutionResult:
-        await outcome(rendering)
+        await asyncio.shield(rendering)
         result = self._reuse(own, serially)
         return await result if isinstance(result, Awaitable) else result
 
