@@ -15,28 +15,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import aiohttp
 
 from bench.harness import child_pid, child_pids, cpu_seconds, demo_server, login
+from tests.js_packages import installed_node
 
 CREATE = "mutation($w: ID!, $t: String!) { createNote(input: {workspaceId: $w, title: $t}) { id } }"
-JS = Path(__file__).parent.parent / "tests" / "js"
-
-
-def _install_js() -> str:
-    """The path of ``node``, with the listener's npm packages installed."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        raise SystemExit("bench.fanout needs node and npm (the listener runs in Node.js)")
-    if not (JS / "node_modules" / ".package-lock.json").exists():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, check=True)
-    return node
 
 
 class Listener:
@@ -159,7 +147,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
-    node = _install_js()
+    node = installed_node()
+    if node is None:
+        raise SystemExit("bench.fanout needs node and npm (the listener runs in Node.js)")
     env = {"NOTES_BFF_MAX_CONNECTIONS_PER_USER": str(args.subscribers)}
     with demo_server("--workers", str(args.workers), env=env) as (pid, url):
         asyncio.run(measure(node, url, pid, args.subscribers, args.events, rates))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -24,6 +22,7 @@ from notes_bff.embedded import EmbeddedProcess, embedded_servers
 from notes_bff.keys import MONGO
 from notes_bff.models import DOCUMENT_MODELS
 from notes_bff.server import create_app
+from tests.js_packages import JS_DIR, installed_node
 
 JWT_SECRET = "test-secret-" + "x" * 40
 _counter = itertools.count()
@@ -96,18 +95,9 @@ def settings(
 @pytest.fixture(scope="session")
 def js_dir() -> Path:
     """tests/js with its locked npm packages installed; skipped (visibly) without Node.js."""
-    folder = Path(__file__).parent / "js"
-    if shutil.which("node") is None or shutil.which("npm") is None:
+    if installed_node() is None:
         pytest.skip("node and npm are not installed: the JavaScript client tests need them")
-    if not (folder / "node_modules" / ".package-lock.json").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=folder,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
-    return folder
+    return JS_DIR
 
 
 @pytest.fixture(scope="session")
