@@ -42,6 +42,8 @@ class SocketRegistry:
         self.connections: dict[str, str] = {}  # connection id -> user id
         self.open: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._renewal: asyncio.Task[None] | None = None
+        # A renewal in flight must not write back a slot released meanwhile: the two take turns.
+        self._slots = asyncio.Lock()
 
     async def close_all(self, app: web.Application) -> None:
         """``on_shutdown``: close every websocket with 1001 (going away), so clients
@@ -62,7 +64,10 @@ class SocketRegistry:
                 user, connection = slot
                 self.connections.pop(connection, None)
                 realtime = request.app[REALTIME]
-                await realtime.guard.call(lambda: realtime.connections.release(user, connection))
+                async with self._slots:
+                    await realtime.guard.call(
+                        lambda: realtime.connections.release(user, connection)
+                    )
 
     async def _take_slot(self, context: Context, user: str) -> bool:
         realtime, cap = context.realtime, context.settings.max_connections_per_user
@@ -83,7 +88,8 @@ class SocketRegistry:
         renew = realtime.connections.renew
         while self.connections:
             await asyncio.sleep(HEARTBEAT_S)
-            await realtime.guard.call(partial(renew, dict(self.connections)))
+            async with self._slots:
+                await realtime.guard.call(partial(renew, dict(self.connections)))
 
     async def _reject(self, context: Context, code: int, reason: str) -> NoReturn:
         await context.close_connection(code, reason)
