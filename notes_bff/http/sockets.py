@@ -44,6 +44,7 @@ class SocketRegistry:
         self._renewal: asyncio.Task[None] | None = None
         # A renewal in flight must not write back a slot released meanwhile: the two take turns.
         self._slots = asyncio.Lock()
+        self._releases: set[asyncio.Task[None]] = set()
 
     async def close_all(self, app: web.Application) -> None:
         """``on_shutdown``: close every websocket with 1001 (going away), so clients
@@ -61,13 +62,17 @@ class SocketRegistry:
         finally:
             slot = request.get(CONNECTION_SLOT)
             if slot is not None:
-                user, connection = slot
-                self.connections.pop(connection, None)
-                realtime = request.app[REALTIME]
-                async with self._slots:
-                    await realtime.guard.call(
-                        lambda: realtime.connections.release(user, connection)
-                    )
+                self.connections.pop(slot[1], None)
+                # Its own task: a handler cancelled while it releases (the client went away,
+                # the server is stopping) must not leave the slot taken in Redis.
+                release = asyncio.create_task(self._release(request.app[REALTIME], *slot))
+                self._releases.add(release)
+                release.add_done_callback(self._releases.discard)
+                await asyncio.shield(release)
+
+    async def _release(self, realtime: Realtime, user: str, connection: str) -> None:
+        async with self._slots:
+            await realtime.guard.call(lambda: realtime.connections.release(user, connection))
 
     async def _take_slot(self, context: Context, user: str) -> bool:
         realtime, cap = context.realtime, context.settings.max_connections_per_user
