@@ -65,3 +65,24 @@ async def test_paging_and_mark_read(api: Api) -> None:
     assert unread["totalCount"] == 3 and unread["unreadCount"] == 3
     assert (await api.ok(mark, {"ids": None}, token=mate["token"])) == {"markNotificationsRead": 3}
     assert (await api.ok(LIST, token=mate["token"]))["notifications"]["unreadCount"] == 0
+
+
+async def test_user_text_is_never_a_format_template(api: Api) -> None:
+    """Titles, workspace and user names with format fields arrive as typed, bounded."""
+    owner, mate = await api.sign_up("{actor!r:>99999999}"), await api.sign_up("Mate")
+    ws = await api.workspace(owner, "{actor.__class__.__mro__}")
+    await api.add(owner, ws, mate, "VIEWER")
+    await api.note(owner, ws, title="{actor:>100000000}", mentionIds=[mate["id"]])
+    await api.note(owner, ws, title="{0}{}{{actor}}", assigneeIds=[mate["id"]])
+    await api.note(owner, ws, title="%s%(actor)s " + "x" * 180, assigneeIds=[mate["id"]])
+    nodes = (await api.ok(LIST, token=mate["token"]))["notifications"]["nodes"]
+    messages = sorted(n["message"] for n in nodes)
+    actor = "{actor!r:>99999999}"
+    assert messages == sorted(
+        [
+            f"{actor} added you to “{{actor.__class__.__mro__}}” as viewer",
+            f"{actor} mentioned you in “{{actor:>100000000}}”",
+            f"{actor} assigned you to “{{0}}{{}}{{{{actor}}}}”",
+            f"{actor} assigned you to “%s%(actor)s " + "x" * 67 + "…”",
+        ]
+    )

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from notes_bff.models import Note, NotificationKind
 from notes_bff.models.clock import now
+from notes_bff.notification_text import notification_message
 from notes_bff.realtime.hub import Realtime
 from notes_bff.redis_guard import RedisGuard
 from notes_bff.resolvers.notifications import store_notifications
@@ -93,7 +94,7 @@ class DueSoonScheduler:
                 self.realtime,
                 NotificationKind.DUE_SOON,
                 people,
-                f"“{note.title}” is due within 24 hours",
+                notification_message(NotificationKind.DUE_SOON, subject=note.title),
                 note=note,
             )
             sent += 1

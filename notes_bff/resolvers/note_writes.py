@@ -79,13 +79,13 @@ def validate_changes(raw: dict[str, Any], prefix: str = "input") -> dict[str, An
 async def _notify_new_people(
     ctx: Context, note: Note, before: Note | None, actor: PydanticObjectId
 ) -> None:
-    for kind, attr, verb in (
-        (NotificationKind.ASSIGNED, "assignee_ids", "assigned you to"),
-        (NotificationKind.MENTION, "mention_ids", "mentioned you in"),
+    for kind, attr in (
+        (NotificationKind.ASSIGNED, "assignee_ids"),
+        (NotificationKind.MENTION, "mention_ids"),
     ):
         old = set(getattr(before, attr)) if before else set()
         new = [u for u in getattr(note, attr) if u not in old and u != actor]
-        await notify(ctx, kind, new, f"{{actor}} {verb} “{note.title}”", note=note, actor=actor)
+        await notify(ctx, kind, new, subject=note.title, note=note, actor=actor)
 
 
 async def create_note(ctx: Context, workspace_id: str, raw: dict[str, Any]) -> Note:

@@ -9,6 +9,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.context import Context
 from notes_bff.models import Note, Notification, NotificationKind, Workspace
+from notes_bff.notification_text import notification_message
 from notes_bff.pagination import Page, keyset_page
 from notes_bff.realtime.hub import Realtime
 from notes_bff.validation import object_ids
@@ -51,17 +52,20 @@ async def notify(
     ctx: Context,
     kind: NotificationKind,
     user_ids: Sequence[PydanticObjectId],
-    template: str,
     *,
+    subject: str,
     actor: PydanticObjectId,
     note: Note | None = None,
     workspace: Workspace | None = None,
+    role: str = "",
 ) -> list[Notification]:
-    """Notify users of the viewer's action; ``{actor}`` in ``template`` becomes their name."""
+    """Notify users of the viewer's action on ``subject`` (a note title, a workspace name)."""
     if not user_ids:
         return []
     actor_doc = await ctx.loaders.user_by_id.load_document(actor)
-    message = template.format(actor=actor_doc.name if actor_doc else "Someone")
+    message = notification_message(
+        kind, subject=subject, actor=actor_doc.name if actor_doc else "Someone", role=role
+    )
     return await store_notifications(
         ctx.realtime, kind, user_ids, message, actor=actor, note=note, workspace=workspace
     )

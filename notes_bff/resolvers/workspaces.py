@@ -111,7 +111,8 @@ async def add_member(ctx: Context, raw_id: str, raw_email: str, role: Role) -> M
         ctx,
         NotificationKind.MEMBER_ADDED,
         [user.id],
-        f"{{actor}} added you to “{workspace.name}” as {role.value.lower()}",
+        subject=workspace.name,
+        role=role.value,
         actor=viewer,
         workspace=workspace,
     )
