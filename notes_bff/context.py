@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiohttp import web
 from beanie import PydanticObjectId
@@ -16,7 +16,6 @@ from notes_bff.auth.tokens import TokenClaims
 from notes_bff.config import Settings
 from notes_bff.errors import AppError, Unauthenticated
 from notes_bff.loaders import Loaders
-from notes_bff.persisted.store import CachedDocument
 from notes_bff.ratelimit import Decision, RateLimits
 from notes_bff.realtime.delivery import Delivery
 from notes_bff.realtime.hub import Realtime
@@ -78,8 +77,6 @@ class Context:
     # Set while the operation is checked: its static cost, then what spending it decided.
     operation_cost: int = 1
     rate: Decision | None = None
-    # Persisted documents of this request by query text (a batch may carry several).
-    documents: dict[str, CachedDocument] = field(default_factory=dict)
 
     @property
     def loaders(self) -> Loaders:

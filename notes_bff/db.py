@@ -19,8 +19,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
+from notes_bff.http.idempotency import TTL_S as IDEMPOTENCY_TTL_S
 from notes_bff.keys import (
     DOCUMENTS,
+    IDEMPOTENCY_BUDGET,
     METRICS,
     MONGO,
     MONGO_READY,
@@ -142,6 +144,9 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         app[METRICS],
         ttl_seconds=settings.apq_ttl_seconds,
         lru_size=settings.document_cache_size,
+        lru_bytes=settings.document_cache_bytes,
+        register_bytes=settings.apq_register_bytes,
+        fallback=settings.rate_limit_fallback,
     )
     guard = RedisGuard("rate_limits", app[METRICS])
 
@@ -155,6 +160,14 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         ),
         auth_account=limiter("auth", settings.auth_attempts, settings.auth_period_seconds),
         auth_ip=limiter("auth-ip", settings.auth_attempts_per_ip, settings.auth_period_seconds),
+    )
+    app[IDEMPOTENCY_BUDGET] = RateLimiter(
+        client,
+        RedisGuard("idempotency", app[METRICS]),
+        "idempotency-bytes",
+        settings.idempotency_bytes_per_caller,
+        IDEMPOTENCY_TTL_S,
+        settings.rate_limit_fallback,
     )
     scheduler = DueSoonScheduler(client, realtime, settings.due_soon_interval_seconds)
     scheduler.start()

@@ -13,7 +13,7 @@ from notes_bff.auth.sessions import SessionService
 from notes_bff.config import Settings
 from notes_bff.metrics import Metrics
 from notes_bff.persisted.store import DocumentStore
-from notes_bff.ratelimit import RateLimits
+from notes_bff.ratelimit import RateLimiter, RateLimits
 from notes_bff.realtime.hub import Realtime
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,4 +26,8 @@ METRICS = web.AppKey("metrics", Metrics)
 DOCUMENTS = web.AppKey("documents", DocumentStore)
 REALTIME = web.AppKey("realtime", Realtime)
 RATE_LIMITS = web.AppKey("rate_limits", RateLimits)
+# Bytes of Idempotency-Key records each caller may have the server keep.
+IDEMPOTENCY_BUDGET = web.AppKey("idempotency_budget", RateLimiter)
 REQUEST_ID = web.RequestKey("request_id", str)
+# The type of the operation a GraphQL request ran (``query``, ``mutation``…), once known.
+OPERATION_TYPE = web.RequestKey("operation_type", str)

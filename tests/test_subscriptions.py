@@ -488,7 +488,8 @@ async def test_caps_on_subscriptions_and_connections(other_app: Any) -> None:
         first = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
         ops = [await first.subscribe(EVENTS, {"w": ws}) for _ in range(3)]
         refused = await first.next(ops[2])
-        assert refused["errors"][0]["message"] == "Subscription limit reached"
+        assert refused["errors"][0]["message"].startswith("Subscription limit reached: at most 2")
+        assert refused["errors"][0]["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 1}
         second = await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])
         with pytest.raises(Closed) as third:
             await GraphQLSocket.open(api.client.session, _url(api), token=owner["token"])

@@ -1,6 +1,13 @@
-"""``Idempotency-Key``: a retried POST (same key, same caller, same body) gets the first
+"""``Idempotency-Key``: a retried mutation (same key, same caller, same body) gets the first
 response again instead of running twice, for 24 hours; the same key with another body is
-``CONFLICT``."""
+``CONFLICT``.
+
+Only mutations are recorded (a query runs again, it changes nothing). A record keeps at most
+``NOTES_BFF_IDEMPOTENCY_MAX_BYTES`` of response (a larger one is remembered as done, and a
+retry is told so instead of getting it), and each caller may have the server keep at most
+``NOTES_BFF_IDEMPOTENCY_BYTES_PER_CALLER`` bytes of records a day: past that, a request with
+a key is ``RATE_LIMITED`` before it runs.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from aiohttp import web
 from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.errors import AppError, Conflict
 from notes_bff.http.responses import error_response
-from notes_bff.keys import REDIS, SESSIONS, SETTINGS
+from notes_bff.keys import IDEMPOTENCY_BUDGET, OPERATION_TYPE, REDIS, SESSIONS, SETTINGS
 from notes_bff.ratelimit import client_ip
 from notes_bff.redis_guard import RedisGuard
 
@@ -52,7 +59,14 @@ def idempotency(guard: RedisGuard) -> web.middleware:  # type: ignore[valid-type
             )
         body_hash = hashlib.sha256(await request.read()).hexdigest()
         redis = request.app[REDIS]
-        slot = f"{PREFIX}{_caller(request)}:{key}"
+        caller = _caller(request)
+        slot = f"{PREFIX}{caller}:{key}"
+        budget = request.app[IDEMPOTENCY_BUDGET]
+        kept = await budget.take(caller, 1)  # refused once the budget is full
+        if not kept.allowed:
+            error = kept.error()
+            retry = str(error.extensions["retryAfter"])
+            return error_response(429, error.message, error.code, {"Retry-After": retry})
         claimed = await guard.call(
             lambda: redis.set(slot, f"pending:{body_hash}", nx=True, ex=PENDING_TTL_S)
         )
@@ -65,25 +79,37 @@ def idempotency(guard: RedisGuard) -> web.middleware:  # type: ignore[valid-type
         except BaseException:
             await guard.call(lambda: redis.delete(slot))
             raise
-        if (
-            isinstance(response, web.Response)
-            and isinstance(response.body, bytes)
-            and response.status < 500
-        ):
-            record = orjson.dumps(
-                {
-                    "hash": body_hash,
-                    "status": response.status,
-                    "body": response.body.decode(),
-                    "type": response.content_type,
-                }
-            )
-            await guard.call(lambda: redis.set(slot, record, ex=TTL_S))
+        record = _record(request, response, body_hash)
+        if record is None:
+            await guard.call(lambda: redis.delete(slot))  # nothing to protect, or retryable
         else:
-            await guard.call(lambda: redis.delete(slot))  # a failure may be retried
+            await guard.call(lambda: redis.set(slot, record, ex=TTL_S))
+            spent = await budget.take(caller, len(record))
+            if not spent.allowed:  # it overflows what is left: the budget is full now
+                await budget.take(caller, spent.remaining)
         return response
 
     return middleware
+
+
+def _record(request: web.Request, response: web.StreamResponse, body_hash: str) -> bytes | None:
+    """What to keep of a finished request: mutations that did not fail on the server only,
+    their body when it is small enough."""
+    if request.get(OPERATION_TYPE) != "mutation" or not isinstance(response, web.Response):
+        return None
+    if not isinstance(response.body, bytes) or response.status >= 500:
+        return None
+    limit = request.app[SETTINGS].idempotency_max_bytes
+    body = response.body.decode() if len(response.body) <= limit else None
+    return orjson.dumps(
+        {
+            "hash": body_hash,
+            "status": response.status,
+            "body": body,
+            "size": len(response.body),
+            "type": response.content_type,
+        }
+    )
 
 
 async def _replay(
@@ -100,6 +126,11 @@ async def _replay(
     record = orjson.loads(text)
     if record["hash"] != body_hash:
         return _conflict(f"This {HEADER} was used for another request.")
+    if record["body"] is None:
+        return _conflict(
+            f"This request already ran; its response ({record['size']} bytes) was too large "
+            "to keep for a replay."
+        )
     response = web.Response(
         body=record["body"].encode(), status=record["status"], content_type=record["type"]
     )

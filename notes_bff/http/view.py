@@ -20,11 +20,13 @@ from strawberry.types.unset import UnsetType
 from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.context import Context
 from notes_bff.errors import AppError, BadInput, Forbidden, ServiceUnavailable
+from notes_bff.http.admission import admit
 from notes_bff.http.responses import error_response
 from notes_bff.http.sockets import SocketRegistry
+from notes_bff.http.ws_handlers import LegacyWSHandler, TransportWSHandler
 from notes_bff.keys import (
-    DOCUMENTS,
     MONGO_READY,
+    OPERATION_TYPE,
     PASSWORDS,
     RATE_LIMITS,
     REALTIME,
@@ -34,7 +36,7 @@ from notes_bff.keys import (
 )
 from notes_bff.loaders import build_loaders
 from notes_bff.metrics import Metrics
-from notes_bff.persisted.protocol import PersistedQueryError, resolve
+from notes_bff.persisted.protocol import PersistedQueryError, operation_document
 from notes_bff.ratelimit import client_ip
 from notes_bff.schema.errors import classify
 
@@ -79,6 +81,9 @@ def _error_codes(item: GraphQLHTTPResponse) -> list[str]:
 class NotesGraphQLView(GraphQLView[Context, None]):
     """Strawberry's aiohttp view with the contract's auth, CSRF and error rules."""
 
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, schema: BaseSchema, metrics: Metrics, **options: Any) -> None:
         super().__init__(schema, **options)
         self.metrics = metrics
@@ -99,7 +104,9 @@ class NotesGraphQLView(GraphQLView[Context, None]):
         """
         protocols = [subprotocol] if subprotocol else []
         compress = request.app[SETTINGS].ws_compression
-        ws = web.WebSocketResponse(protocols=protocols, compress=compress)
+        # A message may be as large as an HTTP body, no larger.
+        max_size = request.app[SETTINGS].max_body_bytes
+        ws = web.WebSocketResponse(protocols=protocols, compress=compress, max_msg_size=max_size)
         await ws.prepare(request)
         return ws
 
@@ -146,32 +153,24 @@ class NotesGraphQLView(GraphQLView[Context, None]):
     ) -> ExecutionResult:
         """Resolve persisted queries, then execute; mutations over GET are 405."""
         settings = request.app[SETTINGS]
-        store = request.app[DOCUMENTS]
         try:
-            resolved = await resolve(
-                settings.persisted_queries,
-                store,
-                request_data.query,
-                request_data.extensions,
-                settings.max_document_bytes,
-            )
+            resolved = await admit(context, request_data.query, request_data.extensions)
         except PersistedQueryError as exc:
             if exc.code == "PERSISTED_QUERY_NOT_FOUND":
                 sub_response.headers["Cache-Control"] = "private, no-cache, must-revalidate"
             error = GraphQLError(exc.message, extensions={"code": exc.code})
             return ExecutionResult(data=None, errors=[error])
-        if resolved.cached is not None and resolved.query is not None:
-            context.documents[resolved.query] = resolved.cached
         try:
             async with asyncio.timeout(settings.operation_timeout_seconds):
-                result = await super().execute_single(
-                    request=request,
-                    request_adapter=request_adapter,
-                    sub_response=sub_response,
-                    context=context,
-                    root_value=root_value,
-                    request_data=replace(request_data, query=resolved.query),
-                )
+                with operation_document(resolved):
+                    result = await super().execute_single(
+                        request=request,
+                        request_adapter=request_adapter,
+                        sub_response=sub_response,
+                        context=context,
+                        root_value=root_value,
+                        request_data=replace(request_data, query=resolved.query),
+                    )
         except TimeoutError:
             message = (
                 f"The operation did not finish within {settings.operation_timeout_seconds:g} s "
@@ -185,8 +184,9 @@ class NotesGraphQLView(GraphQLView[Context, None]):
             if isinstance(exc.__cause__, InvalidOperationTypeError):
                 raise HTTPException(405, exc.reason) from exc
             raise
-        if resolved.register_as and resolved.cached and resolved.cached.validated:
-            await store.register(resolved.register_as, resolved.cached)
+        finally:
+            if resolved.operation_type:
+                request[OPERATION_TYPE] = resolved.operation_type
         return result
 
     async def render_graphql_ide(self, request: web.Request) -> web.Response:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +14,8 @@ from notes_bff.config import PersistedQueriesMode
 from notes_bff.persisted.store import CachedDocument, DocumentStore, sha256_hex
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# An APQ registration costs one rate-limit point per this many bytes, on top of its cost.
+REGISTRATION_BYTES_PER_POINT = 100
 
 
 class PersistedQueryError(Exception):
@@ -21,17 +27,46 @@ class PersistedQueryError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
+@dataclass
 class Resolved:
     """The document to execute: its text, and the cached parse when it is persisted.
 
     ``register_as`` is set for an APQ registration: once the document has parsed and
     validated (``cached.validated``), it is stored under that hash, as Apollo Server does.
+    ``operation_type`` is filled in once the document is known (``query``, ``mutation``…).
     """
 
     query: str | None
     cached: CachedDocument | None = None
     register_as: str | None = None
+    store: DocumentStore | None = None
+    operation_type: str | None = None
+
+    @property
+    def registration_cost(self) -> int:
+        """Rate-limit points a registration adds: proportional to the document's size."""
+        if self.register_as is None or self.query is None:
+            return 0
+        return math.ceil(len(self.query.encode()) / REGISTRATION_BYTES_PER_POINT)
+
+
+_current: ContextVar[Resolved | None] = ContextVar("persisted_resolution", default=None)
+
+
+@contextmanager
+def operation_document(resolved: Resolved) -> Iterator[Resolved]:
+    """Make ``resolved`` the document of the operation run in this block (and the tasks it
+    starts): the schema's extensions read it with :func:`current_document`."""
+    token = _current.set(resolved)
+    try:
+        yield resolved
+    finally:
+        _current.reset(token)
+
+
+def current_document() -> Resolved | None:
+    """What the transport resolved for the operation being run, if it went through it."""
+    return _current.get()
 
 
 def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
@@ -91,4 +126,5 @@ async def resolve(
         if cached is None:
             raise PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
         return Resolved(cached.text, cached)
-    return Resolved(query, CachedDocument(text=query, trusted=False), register_as=digest)
+    cached = CachedDocument(text=query, trusted=False)
+    return Resolved(query, cached, register_as=digest, store=store)

@@ -10,14 +10,19 @@ from cachetools import LRUCache
 from graphql import DocumentNode
 from redis.asyncio import Redis
 
+from notes_bff.config import RateLimitFallback
 from notes_bff.metrics import Metrics
 from notes_bff.models import PersistedDocument
+from notes_bff.ratelimit import RateLimiter
 from notes_bff.redis_guard import RedisGuard
 
 APQ_PREFIX = "notes-bff:apq:"
 TRUSTED_PREFIX = "notes-bff:trusted:"
-# An LRU hit refreshes the Redis TTL at most this often (not a Redis call per request).
-TTL_REFRESH_INTERVAL_S = 60.0
+# What a cached document may weigh in memory: its text, and its parsed syntax tree (about
+# 135 bytes per byte of text for dense documents, at most ~1.5 MB under the 5,000-token
+# limit, measured with tracemalloc).
+AST_BYTES_PER_BYTE = 150
+AST_MAX_BYTES = 2 * 1024 * 1024
 # A trusted document is looked up again this long after it was cached, so that
 # `persisted-queries remove` reaches running processes.
 TRUSTED_RECHECK_S = 300.0
@@ -42,53 +47,83 @@ class CachedDocument:
     validated: bool = False
     refreshed_at: float = 0.0
 
+    @property
+    def weight(self) -> int:
+        """Bytes it may hold once parsed (an upper estimate), for the LRU's bound."""
+        size = len(self.text.encode())
+        return size + min(size * AST_BYTES_PER_BYTE, AST_MAX_BYTES)
+
 
 class DocumentStore:
-    """Looks persisted documents up by hash and stores new APQ registrations."""
+    """Looks persisted documents up by hash and stores new APQ registrations.
 
-    def __init__(self, redis: Redis, metrics: Metrics, *, ttl_seconds: int, lru_size: int) -> None:
+    The process cache holds at most ``lru_size`` documents and ``lru_bytes`` bytes (by
+    :attr:`CachedDocument.weight`). APQ registrations live ``ttl_seconds`` in Redis (not
+    refreshed by use, as in Apollo Server), and each client (user or IP) may register at most
+    ``register_bytes`` bytes of documents per TTL: past that, its documents still run but are
+    not stored, so no client can make the server keep more than that.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        metrics: Metrics,
+        *,
+        ttl_seconds: int,
+        lru_size: int,
+        lru_bytes: int,
+        register_bytes: int,
+        fallback: RateLimitFallback,
+    ) -> None:
         self.redis = redis
         self.metrics = metrics
         self.ttl_seconds = ttl_seconds
+        self.lru_size = lru_size
         self.guard = RedisGuard("persisted_queries", metrics)
-        self._lru: LRUCache[str, CachedDocument] = LRUCache(maxsize=lru_size)
+        self._lru: LRUCache[str, CachedDocument] = LRUCache(
+            maxsize=lru_bytes, getsizeof=lambda entry: entry.weight
+        )
+        self.registrations = RateLimiter(
+            redis, self.guard, "apq-bytes", register_bytes, ttl_seconds, fallback
+        )
 
     def _count(self, event: str) -> None:
         self.metrics.persisted_queries.labels(event).inc()
 
-    def _remember(self, digest: str, text: str, *, trusted: bool) -> CachedDocument:
-        entry = CachedDocument(text=text, trusted=trusted, refreshed_at=time.monotonic())
+    def _remember(self, digest: str, entry: CachedDocument) -> CachedDocument:
+        if entry.weight > self._lru.maxsize:
+            return entry  # larger than the whole cache: used once, not kept
+        while len(self._lru) >= self.lru_size and digest not in self._lru:
+            self._lru.popitem()
         self._lru[digest] = entry
         return entry
 
     async def automatic(self, digest: str) -> CachedDocument | None:
-        """An APQ document: this process's LRU, else Redis (refreshing its TTL)."""
+        """An APQ document: this process's LRU, else Redis."""
         entry = self._lru.get(digest)
         if entry is not None:
             self._count("lru")
-            if time.monotonic() - entry.refreshed_at > TTL_REFRESH_INTERVAL_S:
-                entry.refreshed_at = time.monotonic()
-                await self.guard.call(
-                    lambda: self.redis.expire(APQ_PREFIX + digest, self.ttl_seconds)
-                )
             return entry
-        raw = await self.guard.call(
-            lambda: self.redis.getex(APQ_PREFIX + digest, ex=self.ttl_seconds)
-        )
+        raw = await self.guard.call(lambda: self.redis.get(APQ_PREFIX + digest))
         if raw is None:
             self._count("miss")
             return None
         self._count("redis")
-        return self._remember(digest, _text(raw), trusted=False)
+        return self._remember(digest, CachedDocument(text=_text(raw), trusted=False))
 
-    async def register(self, digest: str, entry: CachedDocument) -> None:
-        """Store a validated APQ registration in Redis (with its TTL) and in this process."""
+    async def register(self, digest: str, entry: CachedDocument, subject: str) -> bool:
+        """Store a validated APQ registration in Redis (with its TTL) and in this process,
+        if ``subject`` has registration bytes left; whether it was stored."""
+        size = len(entry.text.encode())
+        if not (await self.registrations.take(subject, size)).allowed:
+            self._count("refused")
+            return False
         self._count("registered")
-        entry.refreshed_at = time.monotonic()
-        self._lru[digest] = entry
+        self._remember(digest, entry)
         await self.guard.call(
             lambda: self.redis.set(APQ_PREFIX + digest, entry.text, ex=self.ttl_seconds)
         )
+        return True
 
     async def trusted(self, digest: str) -> CachedDocument | None:
         """A trusted document: this process's LRU, else Redis, else MongoDB (the source)."""
@@ -101,11 +136,15 @@ class DocumentStore:
         raw = await self.guard.call(lambda: self.redis.get(TRUSTED_PREFIX + digest))
         if raw is not None:
             self._count("redis")
-            return self._remember(digest, _text(raw), trusted=True)
+            return self._remember(digest, self._trusted(_text(raw)))
         stored = await PersistedDocument.get(digest)
         if stored is None:
             self._count("miss")
             return None
         self._count("mongodb")
         await self.guard.call(lambda: self.redis.set(TRUSTED_PREFIX + digest, stored.body))
-        return self._remember(digest, stored.body, trusted=True)
+        return self._remember(digest, self._trusted(stored.body))
+
+    @staticmethod
+    def _trusted(text: str) -> CachedDocument:
+        return CachedDocument(text=text, trusted=True, refreshed_at=time.monotonic())

@@ -10,6 +10,7 @@ import structlog
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 
 from notes_bff.errors import MONGO_OUTAGES, AppError, ServiceUnavailable
@@ -19,6 +20,9 @@ log = structlog.get_logger("notes_bff.errors")
 
 MASKED_MESSAGE = "Unexpected error."
 COERCION_ERRORS = (GraphQLError, ValueError, TypeError)
+# The request names no runnable operation, or one of a type this transport does not run
+# (a query over the legacy graphql-ws protocol, which runs subscriptions only).
+OPERATION_CHOICE_ERRORS = (InvalidOperationTypeError, CannotGetOperationTypeError)
 # graphql-core's hint at names that exist, which tells a prober what the schema holds.
 _SUGGESTION = re.compile(r" Did you mean .*\?$")
 
@@ -48,6 +52,8 @@ def classify(
         original = ServiceUnavailable()
     if isinstance(original, AppError):
         return _with(error, original.message, original.as_extensions())
+    if isinstance(original, OPERATION_CHOICE_ERRORS):
+        return _with(error, error.message, {"code": "BAD_USER_INPUT"})
     if force_mask:
         return _masked(error, original, request_id)
     if original is None and (error.extensions or {}).get("code"):

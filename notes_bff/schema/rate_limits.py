@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from notes_bff.context import Context
+from notes_bff.persisted.protocol import current_document
 from notes_bff.ratelimit import Decision
 
 
@@ -24,6 +25,11 @@ def _headers(response: web.StreamResponse, decision: Decision) -> None:
         response.headers["Retry-After"] = str(max(1, int(decision.retry_after + 0.999)))
 
 
+def budget_subject(context: Context) -> str:
+    """Whose budget an operation spends: the signed-in user's, else the client address's."""
+    return context.claims.user_id if context.claims else context.client_ip
+
+
 class RateLimitExtension(SchemaExtension):
     """After the operation limits (which compute the cost), spend it or refuse it (429)."""
 
@@ -32,10 +38,12 @@ class RateLimitExtension(SchemaExtension):
         context = ctx.context
         if isinstance(context, Context) and context.rate_limits and not ctx.pre_execution_errors:
             limits = context.rate_limits
-            viewer = context.claims.user_id if context.claims else None
-            limiter = limits.user if viewer else limits.anonymous
-            subject = viewer or context.client_ip
-            decision = await limiter.take(subject, context.operation_cost)
+            limiter = limits.user if context.claims else limits.anonymous
+            # An APQ registration also pays for the bytes it asks the server to keep.
+            resolved = current_document()
+            if resolved is not None and resolved.query == ctx.query:
+                context.operation_cost += resolved.registration_cost
+            decision = await limiter.take(budget_subject(context), context.operation_cost)
             context.rate = decision
             _headers(context.response, decision)
             if not decision.allowed:
