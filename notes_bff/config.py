@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     max_root_fields: int = Field(default=20, ge=1)
     max_directives_per_field: int = Field(default=4, ge=0)
     max_cost: int = Field(default=10_000, ge=1)
+    max_validation_work: int = Field(default=50_000, ge=1000)
     operation_timeout_seconds: float = Field(default=10.0, gt=0)
     rate_limit_points: int = Field(default=200_000, ge=1)
     rate_limit_anonymous_points: int = Field(default=20_000, ge=1)

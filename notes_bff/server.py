@@ -124,6 +124,7 @@ def create_app(
                 max_root_fields=settings.max_root_fields,
                 max_directives_per_field=settings.max_directives_per_field,
                 max_cost=settings.max_cost,
+                max_validation_work=settings.max_validation_work,
             ),
         ),
         app_metrics,

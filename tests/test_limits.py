@@ -3,10 +3,13 @@ batches, suggestions, timeouts, and errors that must never leak."""
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from typing import Any
 
 import pytest
 
+from notes_bff.persisted.store import sha256_hex
 from tests.conftest import Api
 
 
@@ -133,3 +136,107 @@ async def test_the_standard_introspection_query_passes(api: Api) -> None:
     reply = await api.gql(get_introspection_query(descriptions=True))
     assert reply.status == 200 and not reply.errors
     assert reply.data["__schema"]["queryType"]["name"] == "Query"
+
+
+def _fragment_bomb(operation: str = "") -> str:
+    """Under 1 KB: each of 30 fragments spreads the next one twice, 2**30 aliased fields."""
+    names = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcde"
+    chain = " ".join(
+        f"fragment {a} on Query{{...{b} ...{b}}}" for a, b in itertools.pairwise(names)
+    )
+    return f"{operation}{{...A}} {chain} fragment {names[-1]} on Query{{a:__typename}}"
+
+
+BOMB_PROBLEMS = (
+    "aliases is 1073741824, over the limit of 30 by 1073741794",
+    "root fields is 1073741824, over the limit of 20 by 1073741804",
+)
+
+
+async def test_an_exponential_fragment_bomb_under_1kb_is_refused(api: Api) -> None:
+    # Analysed without expanding its 2**30 fields (the analysis's work is counted in
+    # tests/unit/schema/test_limit_analysis.py); expanded, it kept a worker busy for minutes.
+    query = _fragment_bomb()
+    assert len(query.encode()) < 1024
+    message = await _refused(api, query)
+    assert all(problem in message for problem in BOMB_PROBLEMS), message
+
+
+async def test_the_fragment_bomb_in_one_of_several_operations(api: Api) -> None:
+    query = _fragment_bomb("query Small { __typename } query Bomb ")
+
+    async def run(operation_name: str) -> Any:
+        resp = await api.client.post(
+            "/graphql", json={"query": query, "operationName": operation_name}
+        )
+        return resp.status, await resp.json()
+
+    status, body = await run("Bomb")
+    assert (status, body["errors"][0]["extensions"]["code"]) == (400, "QUERY_TOO_COMPLEX")
+    assert all(problem in body["errors"][0]["message"] for problem in BOMB_PROBLEMS)
+    assert await run("Small") == (200, {"data": {"__typename": "Query"}})
+
+
+PAGES = (
+    "notes(first: {0}) {{ nodes {{ workspace {{ notes(first: {0}) {{ nodes {{ title }} }} }} }} }}"
+)
+
+
+async def test_a_variable_default_costs_as_the_literal(api: Api) -> None:
+    user = await api.sign_up()
+    costs = [
+        (await api.ok(query, variables, token=user["token"]))["rateLimit"]["cost"]
+        for query, variables in [
+            ("{ notes(first: 50) { nodes { id } } rateLimit { cost } }", {}),
+            ("query($f: Int = 50) { notes(first: $f) { nodes { id } } rateLimit { cost } }", {}),
+            (
+                "query($f: Int = 9) { notes(first: $f) { nodes { id } } rateLimit { cost } }",
+                {"f": 50},
+            ),
+        ]
+    ]
+    assert costs == [costs[0]] * 3 and costs[0] > 100
+    literal = await _refused(api, "{ " + PAGES.format(100) + " }", token=user["token"])
+    defaulted = "query($f: Int = 100) { " + PAGES.format("$f") + " }"
+    assert await _refused(api, defaulted, token=user["token"]) == literal
+
+
+async def test_a_persisted_document_is_checked_with_each_requests_variables(api: Api) -> None:
+    user = await api.sign_up()
+    query = f"query Pages($n: Int) {{ p{uuid.uuid4().hex[:8]}: " + PAGES.format("$n") + " }"
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(query)}}
+    headers = {"Authorization": f"Bearer {user['token']}"}
+    registered = await api.client.post(
+        "/graphql",
+        json={"query": query, "variables": {"n": 2}, "extensions": extensions},
+        headers=headers,
+    )
+    assert registered.status == 200 and "errors" not in await registered.json()
+    # By hash, validated before: the cost limit still applies to these variables.
+    resp = await api.client.post(
+        "/graphql", json={"variables": {"n": 100}, "extensions": extensions}, headers=headers
+    )
+    body = await resp.json()
+    assert (resp.status, body["errors"][0]["extensions"]["code"]) == (400, "QUERY_TOO_COMPLEX")
+    assert "cost (objects it may return) is" in body["errors"][0]["message"]
+
+
+def _doubling(levels: int) -> str:
+    """Every field twice at every depth: 2**levels fields share one response path."""
+    chain = ["notes(first: 1)", "nodes", "workspace"] * 4
+
+    def build(i: int) -> str:
+        return "id" if i == levels else " ".join([f"{chain[i]} {{ {build(i + 1)} }}"] * 2)
+
+    return "{ " + build(0) + " }"
+
+
+async def test_field_merging_validation_over_its_budget_is_too_complex(api: Api) -> None:
+    # Within every operation limit, but graphql-core's field merging compares its 512 leaves
+    # pairwise (counted in tests/unit/schema/test_limit_analysis.py).
+    user = await api.sign_up()
+    message = await _refused(api, _doubling(9), token=user["token"])
+    assert message == (
+        "The operation is too complex: "
+        "validating it is over the limit of 50000 comparisons of fields."
+    )

@@ -39,8 +39,8 @@ class CachedDocuments(SchemaExtension):
         ctx = self.execution_context
         resolved = self._resolved()
         cached = resolved.cached if resolved else None
-        if cached is not None and cached.validated:
-            ctx.pre_execution_errors = []
+        if cached is not None and cached.validated and ctx.pre_execution_errors is None:
+            ctx.pre_execution_errors = []  # validated before; a refusal (limits) still stands
         yield
         if resolved is None or ctx.pre_execution_errors:
             return

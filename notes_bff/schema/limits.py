@@ -1,40 +1,60 @@
-"""Static operation limits, checked before validation and execution.
+"""Static operation limits, checked before validation and execution, in time linear in the
+document.
 
 Depth, aliases, root fields, directives per field, and a cost like GitHub's GraphQL API: a
 field with a ``first`` argument (or a list field) multiplies what is below it by ``first``
 (its value, else its default, else ``LIST_ESTIMATE``), and the cost is the number of objects
-the operation may return. Fragments and inline fragments are expanded where they are spread,
-so they count every time they are used and cannot hide anything. Tokens are limited by the
-parser itself (graphql-core's ``max_tokens``).
+the operation may return. Fragments and inline fragments count where they are spread, every
+time they are used, so they cannot hide anything; yet each fragment is analysed only once per
+mode (see ``_Analyzer``) and each spread adds its summary, so a document whose fragments
+expand exponentially is analysed in linear time. Totals saturate at ``SATURATED``. Tokens are
+limited by the parser itself (graphql-core's ``max_tokens``); graphql-core's field-merging
+validation, quadratic in the fields that share a response name, gets a budget of comparisons
+(``Limits.max_validation_work``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNamedType,
+    GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableDefinitionNode,
     VariableNode,
     get_named_type,
     get_nullable_type,
+    type_from_ast,
+    value_from_ast,
 )
+from graphql.validation import OverlappingFieldsCanBeMergedRule, ValidationContext
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 
 # What a list without a `first` argument is assumed to hold (members, tags, assignees…).
 LIST_ESTIMATE = 20
+# Counts and costs stop growing here (far above any limit), so their arithmetic stays cheap.
+SATURATED = 10**18
+# The modes a fragment is analysed in: below an untyped field (introspection), typed, and
+# typed inside a connection (where `edges` and `nodes` multiply by 1).
+_UNTYPED, _TYPED, _IN_CONNECTION = range(3)
 
 
 @dataclass(frozen=True)
@@ -47,121 +67,261 @@ class Limits:
     max_root_fields: int = 20
     max_directives_per_field: int = 4
     max_cost: int = 10_000
+    # graphql-core's budget for comparing fields that share a response name (its default,
+    # 500,000, is about a second of CPU; 50,000 is a few tens of milliseconds).
+    max_validation_work: int = 50_000
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An operation's totals, its fragments expanded, and the work it took to count them."""
+
+    depth: int
+    aliases: int
+    root_fields: int
+    directives: int
+    cost: int
+    work: int  # selections, spreads and arguments visited: linear in the document
+
+
+def _add(a: int, b: int) -> int:
+    return min(a + b, SATURATED)
+
+
+def _int(text: str) -> int:
+    """An Int literal's value, saturated without converting a long string of digits."""
+    digits = text.lstrip("-")
+    value = SATURATED if len(digits) > 18 else int(digits)
+    return -value if text.startswith("-") else value
 
 
 @dataclass
-class _Tally:
-    depth: int = 0
+class _Summary:
+    """What a selection set adds where it is used, its fragments expanded."""
+
+    cost: int = 0
+    depth: int = 0  # selection sets nested below it
     aliases: int = 0
-    directives: int = 0
-    problems: list[str] = field(default_factory=list)
+    directives: int = 0  # the most on one field
+    fields: int = 0  # at its own level
+
+    def add(self, other: _Summary) -> None:
+        """Both selection sets' selections at the same level."""
+        self.cost = _add(self.cost, other.cost)
+        self.depth = max(self.depth, other.depth)
+        self.aliases = _add(self.aliases, other.aliases)
+        self.directives = max(self.directives, other.directives)
+        self.fields = _add(self.fields, other.fields)
 
 
 class _Analyzer:
+    """Summaries of selection sets; each fragment is summarized once per mode.
+
+    A fragment's summary depends only on its mode (its type comes from its type condition),
+    so the fragments are summarized first, each after those it spreads, and a spread adds the
+    summary: the totals of the fully expanded operation, in work linear in the document. A
+    spread of an unknown fragment, or one closing a cycle, adds nothing, and a fragment on an
+    unknown type is summarized untyped (validation refuses all three).
+    """
+
     def __init__(
         self,
         schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
+        variable_definitions: tuple[VariableDefinitionNode, ...],
         variables: dict[str, Any],
     ) -> None:
         self.schema = schema
-        self.fragments = fragments
+        self.definitions = {d.variable.name.value: d for d in variable_definitions}
         self.variables = variables
-        self.tally = _Tally()
+        self.firsts: dict[str, int | None] = {}
+        self.fragments: dict[tuple[str, int], _Summary] = {}
+        self.work = 0
+        for name in self._dependency_order(fragments):
+            fragment = fragments[name]
+            target = schema.get_type(fragment.type_condition.name.value)
+            self.fragments[name, _UNTYPED] = self.summarize(fragment.selection_set, None, False)
+            for mode in (_TYPED, _IN_CONNECTION):
+                self.fragments[name, mode] = self.summarize(
+                    fragment.selection_set, target, mode == _IN_CONNECTION
+                )
 
-    def _fields(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, seen: frozenset[str]
-    ) -> Iterator[tuple[FieldNode, GraphQLNamedType]]:
-        """The fields of a selection set with fragments expanded (each spread, each time)."""
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection, parent
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                target = self.schema.get_type(condition.name.value) if condition else parent
-                yield from self._fields(selection.selection_set, target or parent, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen:  # unknown or cyclic: validation reports it
-                    continue
-                target = self.schema.get_type(fragment.type_condition.name.value) or parent
-                yield from self._fields(fragment.selection_set, target, seen | {name})
+    def _dependency_order(self, fragments: dict[str, FragmentDefinitionNode]) -> list[str]:
+        """Fragment names, each after the fragments it spreads (a cycle is cut where it
+        closes); iterative, since a chain of fragments may be as long as the document."""
+        spreads = {name: self._spreads(f.selection_set) for name, f in fragments.items()}
+        order: list[str] = []
+        seen: set[str] = set()
+        for root in spreads:
+            if root in seen:
+                continue
+            seen.add(root)
+            stack = [(root, iter(spreads[root]))]
+            while stack:
+                name, pending = stack[-1]
+                for spread in pending:
+                    self.work += 1
+                    if spread in spreads and spread not in seen:
+                        seen.add(spread)
+                        stack.append((spread, iter(spreads[spread])))
+                        break
+                else:
+                    stack.pop()
+                    order.append(name)
+        return order
 
-    def _first(self, node: FieldNode, arguments: dict[str, Any]) -> int | None:
-        for argument in node.arguments or ():
-            if argument.name.value == "first":
-                value = argument.value
-                if isinstance(value, IntValueNode):
-                    return int(value.value)
-                if isinstance(value, VariableNode):
-                    given = self.variables.get(value.name.value)
-                    return given if isinstance(given, int) else None
-        definition = arguments.get("first")
-        default = getattr(definition, "default_value", None)
-        return default if isinstance(default, int) else None
+    def _spreads(self, selection_set: SelectionSetNode) -> list[str]:
+        """The names of the fragments spread anywhere inside a selection set."""
+        names: list[str] = []
+        pending = [selection_set]
+        while pending:
+            for selection in pending.pop().selections:
+                self.work += 1
+                if isinstance(selection, FragmentSpreadNode):
+                    names.append(selection.name.value)
+                elif (
+                    isinstance(selection, FieldNode | InlineFragmentNode)
+                    and selection.selection_set is not None
+                ):
+                    pending.append(selection.selection_set)
+        return names
 
-    def _depth(self, selection_set: SelectionSetNode, depth: int, seen: frozenset[str]) -> None:
-        """Depth (and aliases, directives) below a field whose type is not analyzed: the
-        nesting of selections alone, fragments expanded (circular introspection queries)."""
-        self.tally.depth = max(self.tally.depth, depth)
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                if selection.alias is not None:
-                    self.tally.aliases += 1
-                self.tally.directives = max(self.tally.directives, len(selection.directives or ()))
-                if selection.selection_set is not None:
-                    # `ofType` unwraps one type wrapper (never a list of objects): its chain in
-                    # the standard introspection query (GraphiQL, codegen) does not count.
-                    below = depth if selection.name.value == "ofType" else depth + 1
-                    self._depth(selection.selection_set, below, seen)
-            elif isinstance(selection, InlineFragmentNode):
-                self._depth(selection.selection_set, depth, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is not None and name not in seen:
-                    self._depth(fragment.selection_set, depth, seen | {name})
-
-    def cost(
-        self,
-        selection_set: SelectionSetNode,
-        parent: GraphQLNamedType,
-        depth: int,
-        in_connection: bool = False,
-    ) -> int:
-        """Objects the selection set may return; records depth, aliases, directives.
+    def summarize(
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None, in_connection: bool
+    ) -> _Summary:
+        """The summary of a selection set of type ``parent`` (``None``: untyped, depth only).
 
         Inside a connection (an object returned by a field with ``first``), its lists
         (``edges``, ``nodes``) hold the ``first`` items already counted: they multiply by 1.
         """
-        self.tally.depth = max(self.tally.depth, depth)
-        total = 0
-        for node, owner in self._fields(selection_set, parent, frozenset()):
-            if node.alias is not None:
-                self.tally.aliases += 1
-            self.tally.directives = max(self.tally.directives, len(node.directives or ()))
-            if node.selection_set is None:
+        summary = _Summary()
+        for selection in selection_set.selections:
+            self.work += 1
+            if isinstance(selection, FragmentSpreadNode):
+                mode = _UNTYPED if parent is None else _IN_CONNECTION if in_connection else _TYPED
+                fragment = self.fragments.get((selection.name.value, mode))
+                if fragment is not None:
+                    summary.add(fragment)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = parent
+                if parent is not None and condition is not None:
+                    target = self.schema.get_type(condition.name.value) or parent
+                summary.add(self.summarize(selection.selection_set, target, in_connection))
+            elif isinstance(selection, FieldNode):
+                summary.fields = _add(summary.fields, 1)
+                if selection.alias is not None:
+                    summary.aliases = _add(summary.aliases, 1)
+                summary.directives = max(summary.directives, len(selection.directives or ()))
+                if selection.selection_set is None:
+                    continue
+                definition = (
+                    parent.fields.get(selection.name.value)
+                    if isinstance(parent, GraphQLObjectType)
+                    else None
+                )
+                if definition is None:  # introspection (__schema, __type), unknown fields
+                    below = self.summarize(selection.selection_set, None, False)
+                    # `ofType` unwraps one type wrapper (never a list of objects): its chain in
+                    # the standard introspection query (GraphiQL, codegen) does not count.
+                    step = 0 if parent is None and selection.name.value == "ofType" else 1
+                    cost = 0
+                else:
+                    first = self._first(selection, definition)
+                    is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
+                    below = self.summarize(
+                        selection.selection_set,
+                        get_named_type(definition.type),
+                        first is not None and not is_list,
+                    )
+                    if first is not None:
+                        multiplier = first
+                    elif is_list:
+                        multiplier = 1 if in_connection else LIST_ESTIMATE
+                    else:
+                        multiplier = 1
+                    step = 1
+                    cost = min(max(multiplier, 0) * _add(1, below.cost), SATURATED)
+                summary.cost = _add(summary.cost, cost)
+                summary.depth = max(summary.depth, step + below.depth)
+                summary.aliases = _add(summary.aliases, below.aliases)
+                summary.directives = max(summary.directives, below.directives)
+        return summary
+
+    def _first(self, node: FieldNode, definition: GraphQLField) -> int | None:
+        """The field's ``first``: its literal, or its variable's value as execution coerces
+        it (the variable's default when no value is given); absent, null or invalid, the
+        argument's default (what the resolvers use for null)."""
+        for argument in node.arguments or ():
+            self.work += 1
+            if argument.name.value != "first":
                 continue
-            definition = (
-                owner.fields.get(node.name.value) if isinstance(owner, GraphQLObjectType) else None
-            )
-            if definition is None:  # introspection (__schema, __type) or unknown fields
-                self._depth(node.selection_set, depth + 1, frozenset())
-                continue
-            child = get_named_type(definition.type)
-            first = self._first(node, definition.args)
-            is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
-            connection = first is not None and not is_list
-            if first is not None:
-                multiplier = first
-            elif is_list:
-                multiplier = 1 if in_connection else LIST_ESTIMATE
-            else:
-                multiplier = 1
-            below = self.cost(node.selection_set, child, depth + 1, connection)
-            total += max(multiplier, 0) * (1 + below)
-        return total
+            if isinstance(argument.value, IntValueNode):
+                return _int(argument.value.value)
+            if isinstance(argument.value, VariableNode):
+                name = argument.value.name.value
+                if name not in self.firsts:
+                    self.firsts[name] = self._variable(name)
+                if self.firsts[name] is not None:
+                    return self.firsts[name]
+            break
+        argument_definition = definition.args.get("first")
+        default = argument_definition.default_value if argument_definition else None
+        return default if isinstance(default, int) and not isinstance(default, bool) else None
+
+    def _variable(self, name: str) -> int | None:
+        """An Int variable's value: the one given, else its default (``None`` when absent,
+        null, or not an Int, which validation or coercion refuses)."""
+        definition = self.definitions.get(name)
+        if definition is None:
+            return None
+        scalar = type_from_ast(self.schema, definition.type)
+        if isinstance(scalar, GraphQLNonNull):
+            scalar = scalar.of_type
+        if not isinstance(scalar, GraphQLScalarType) or scalar.name != "Int":
+            return None
+        value: Any = None
+        if name in self.variables:
+            try:
+                value = scalar.parse_value(self.variables[name])
+            except GraphQLError:
+                return None
+        elif definition.default_value is not None:
+            value = value_from_ast(definition.default_value, scalar)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def analyze(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+) -> Analysis:
+    """The operation's totals as if every fragment were expanded where it is spread."""
+    root = {
+        "query": schema.query_type,
+        "mutation": schema.mutation_type,
+        "subscription": schema.subscription_type,
+    }[operation.operation.value]
+    analyzer = _Analyzer(schema, fragments, operation.variable_definitions or (), variables)
+    summary = analyzer.summarize(operation.selection_set, root, False) if root else _Summary()
+    return Analysis(
+        depth=1 + summary.depth,
+        aliases=summary.aliases,
+        root_fields=summary.fields,
+        directives=summary.directives,
+        cost=summary.cost,
+        work=analyzer.work,
+    )
+
+
+def _over(name: str, value: int, limit: int) -> str:
+    if value >= SATURATED:
+        return (
+            f"{name} is at least {SATURATED}, "
+            f"over the limit of {limit} by at least {SATURATED - limit}"
+        )
+    return f"{name} is {value}, over the limit of {limit} by {value - limit}"
 
 
 def check(
@@ -172,34 +332,59 @@ def check(
     limits: Limits,
 ) -> tuple[list[str], int]:
     """What the operation exceeds (each with the limit and by how much), and its cost."""
-    root = {
-        "query": schema.query_type,
-        "mutation": schema.mutation_type,
-        "subscription": schema.subscription_type,
-    }[operation.operation.value]
-    if root is None:
-        return [], 1
-    analyzer = _Analyzer(schema, fragments, variables)
-    roots = sum(1 for _ in analyzer._fields(operation.selection_set, root, frozenset()))
-    cost = analyzer.cost(operation.selection_set, root, 1)
-    tally = analyzer.tally
+    analysis = analyze(schema, operation, fragments, variables)
     checks = [
-        ("depth", tally.depth, limits.max_depth),
-        ("aliases", tally.aliases, limits.max_aliases),
-        ("root fields", roots, limits.max_root_fields),
-        ("directives on one field", tally.directives, limits.max_directives_per_field),
-        ("cost (objects it may return)", cost, limits.max_cost),
+        ("depth", analysis.depth, limits.max_depth),
+        ("aliases", analysis.aliases, limits.max_aliases),
+        ("root fields", analysis.root_fields, limits.max_root_fields),
+        ("directives on one field", analysis.directives, limits.max_directives_per_field),
+        ("cost (objects it may return)", analysis.cost, limits.max_cost),
     ]
-    problems = [
-        f"{name} is {value}, over the limit of {limit} by {value - limit}"
-        for name, value, limit in checks
-        if value > limit
-    ]
-    return problems, max(cost, 1)
+    problems = [_over(name, value, limit) for name, value, limit in checks if value > limit]
+    return problems, max(analysis.cost, 1)
+
+
+def executed_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation graphql-core executes: the one named (the last of that name), else the
+    only one (none of several: graphql-core refuses to choose)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    named = [o for o in operations if o.name is not None and o.name.value == operation_name]
+    return named[-1] if named else None
+
+
+@cache
+def merge_rule(budget: int) -> type[OverlappingFieldsCanBeMergedRule]:
+    """graphql-core's rule that fields sharing a response name can merge, which aborts the
+    validation with ``QUERY_TOO_COMPLEX`` once it has spent ``budget`` (comparisons of fields
+    and of fragments) instead of graphql-core's 500,000."""
+    message = f"validating it is over the limit of {budget} comparisons of fields"
+
+    class BoundedOverlappingFieldsCanBeMergedRule(OverlappingFieldsCanBeMergedRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.rule_context.remaining_complexity_budget = budget
+
+        def enter_selection_set(self, *args: Any) -> None:
+            try:
+                super().enter_selection_set(*args)
+            except ValidationAbortedError:  # the budget is spent: validate() stops here
+                raise _too_complex(message, ValidationAbortedError) from None
+
+    return BoundedOverlappingFieldsCanBeMergedRule
+
+
+def _too_complex(problems: str, kind: type[GraphQLError] = GraphQLError) -> GraphQLError:
+    message = f"The operation is too complex: {problems}."
+    return kind(message, extensions={"code": "QUERY_TOO_COMPLEX"})
 
 
 class OperationLimits(SchemaExtension):
-    """Refuses operations over the limits with ``QUERY_TOO_COMPLEX``, before validation."""
+    """Refuses operations over the limits with ``QUERY_TOO_COMPLEX`` before validation, and
+    bounds the validation's field merging (``merge_rule``)."""
 
     def __init__(self, limits: Limits) -> None:
         super().__init__()
@@ -212,28 +397,23 @@ class OperationLimits(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         document = ctx.graphql_document
-        if document is not None:
+        operation = executed_operation(document, ctx.operation_name) if document else None
+        if document is not None and operation is not None:
             fragments = {
                 d.name.value: d
                 for d in document.definitions
                 if isinstance(d, FragmentDefinitionNode)
             }
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            for operation in operations:
-                if (
-                    ctx.operation_name
-                    and operation.name
-                    and operation.name.value != ctx.operation_name
-                ):
-                    continue
-                problems, cost = check(
-                    ctx.schema._schema, operation, fragments, ctx.variables or {}, self.limits
-                )
-                if hasattr(ctx.context, "operation_cost"):
-                    ctx.context.operation_cost = cost
-                if problems:
-                    message = "The operation is too complex: " + "; ".join(problems) + "."
-                    error = GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX"})
-                    ctx.pre_execution_errors = [error]
-                    break
+            problems, cost = check(
+                ctx.schema._schema, operation, fragments, ctx.variables or {}, self.limits
+            )
+            if hasattr(ctx.context, "operation_cost"):
+                ctx.context.operation_cost = cost
+            if problems:
+                ctx.pre_execution_errors = [_too_complex("; ".join(problems))]
+        bounded = merge_rule(self.limits.max_validation_work)
+        ctx.validation_rules = tuple(
+            bounded if rule is OverlappingFieldsCanBeMergedRule else rule
+            for rule in ctx.validation_rules
+        )
         yield
