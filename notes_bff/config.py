@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     field_suggestions: bool | None = None
     compress_min_bytes: int = Field(default=1024, ge=0)
+    # Markdown is rendered in worker processes (notes_bff/markdown.py): how many per server
+    # process, how long an operation waits for a render (also the CPU-time bound of one
+    # render), and the per-process cache of rendered notes, in bytes.
+    markdown_processes: int = Field(default=1, ge=1)
+    markdown_timeout_seconds: float = Field(default=2.0, gt=0)
+    markdown_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     mongodb_timeout_ms: int = Field(default=5000, ge=100)
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     argon2_time_cost: int = Field(default=3, ge=1)

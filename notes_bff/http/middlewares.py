@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import brotli
 import structlog
 from aiohttp import hdrs, web
-from aiohttp.web_response import ContentCoding
 
 from notes_bff.config import Settings
 from notes_bff.http.responses import error_response
@@ -24,6 +26,14 @@ CORS_HEADERS = (
     "Content-Type, Authorization, Apollo-Require-Preflight, X-Apollo-Operation-Name, "
     "X-Requested-With, X-Request-Id, Idempotency-Key"
 )
+# Brotli quality 4 compresses JSON answers within 5 % of quality 5 for 60 % of its CPU
+# time. Bodies from OFF_LOOP_BYTES on (0.5 ms of compression and more) are compressed in
+# threads of their own: brotli and zlib release the GIL, so the loop keeps serving, and
+# password hashing in the default executor cannot delay them (docs/security.md).
+BROTLI_QUALITY = 4
+GZIP_LEVEL = 6
+OFF_LOOP_BYTES = 64 * 1024
+_compressors = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
 
 
 def _route_name(request: web.Request) -> str:
@@ -130,28 +140,32 @@ def _accepts(accept_encoding: str, coding: str) -> bool:
     return False
 
 
+def _compress(coding: str, body: bytes) -> bytes:
+    if coding == "br":
+        return bytes(brotli.compress(body, quality=BROTLI_QUALITY))
+    return zlib.compress(body, GZIP_LEVEL, wbits=31)  # wbits=31: the gzip format
+
+
 def compression(min_bytes: int) -> web.middleware:  # type: ignore[valid-type]
     """Brotli (when the client sends ``br``) or gzip for bodies of at least ``min_bytes``."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
-        if (
-            not isinstance(response, web.Response)
-            or response.body is None
-            or not isinstance(response.body, bytes)
-            or len(response.body) < min_bytes
-            or hdrs.CONTENT_ENCODING in response.headers
-        ):
+        if not isinstance(response, web.Response) or hdrs.CONTENT_ENCODING in response.headers:
             return response
+        body = response.body
         accept = request.headers.get(hdrs.ACCEPT_ENCODING, "")
-        if _accepts(accept, "br"):
-            response.body = brotli.compress(response.body, quality=5)
-            response.headers[hdrs.CONTENT_ENCODING] = "br"
-            response.headers.add(hdrs.VARY, "Accept-Encoding")
-        elif _accepts(accept, "gzip"):
-            response.enable_compression(ContentCoding.gzip)
-            response.headers.add(hdrs.VARY, "Accept-Encoding")
+        coding = "br" if _accepts(accept, "br") else "gzip" if _accepts(accept, "gzip") else None
+        if not isinstance(body, bytes) or len(body) < min_bytes or coding is None:
+            return response
+        if len(body) < OFF_LOOP_BYTES:
+            response.body = _compress(coding, body)
+        else:
+            loop = asyncio.get_running_loop()
+            response.body = await loop.run_in_executor(_compressors, _compress, coding, body)
+        response.headers[hdrs.CONTENT_ENCODING] = coding
+        response.headers.add(hdrs.VARY, "Accept-Encoding")
         return response
 
     return middleware

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from notes_bff.markdown import excerpt, render_html
+from notes_bff.markdown import renderer_for
 from notes_bff.models import Note as NoteDoc
 from notes_bff.pagination import Page
 from notes_bff.resolvers.note_queries import NoteQuery
@@ -71,13 +71,14 @@ class NoteType:
     @strawberry.field(
         description="Content rendered from Markdown to HTML and sanitized against XSS."
     )
-    def content_html(self) -> str:
-        return render_html(self.doc.content)
+    async def content_html(self, info: Info) -> str:
+        return (await renderer_for(info.context.settings).render(self.doc.content)).html
 
     @strawberry.field(description="Plain-text excerpt of the content, at most `length` characters.")
-    def excerpt(self, length: int | None = 160) -> str:
-        length = 160 if length is None else length
-        return excerpt(self.doc.content, bounded_int("length", length, 1, EXCERPT_MAX))
+    async def excerpt(self, info: Info, length: int | None = 160) -> str:
+        length = bounded_int("length", 160 if length is None else length, 1, EXCERPT_MAX)
+        rendered = await renderer_for(info.context.settings).render(self.doc.content)
+        return rendered.excerpt(length)
 
     @strawberry.field
     async def assignees(self, info: Info) -> list[UserType]:
