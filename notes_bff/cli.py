@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -179,6 +180,46 @@ def _persisted_command(args: argparse.Namespace) -> int:
         return asyncio.run(_with_database(live, lambda r: admin.remove(r, args.hashes)))
 
 
+async def _disable_user(settings: Settings, raw_email: str, redis: Redis) -> int:
+    from datetime import timedelta
+
+    from notes_bff.auth.revocation import Revocations
+    from notes_bff.errors import BadInput
+    from notes_bff.metrics import Metrics
+    from notes_bff.models import User
+    from notes_bff.redis_guard import RedisGuard
+    from notes_bff.validation import email
+
+    try:
+        user = await User.find_one({"email": email("EMAIL", raw_email)})
+    except BadInput as exc:
+        raise SystemExit(f"notes-bff: {exc.message}") from None
+    if user is None or user.id is None:
+        raise SystemExit(f"notes-bff: no user has the email {raw_email}")
+    revocations = Revocations(
+        redis,
+        RedisGuard("revocations", Metrics()),
+        timedelta(seconds=settings.access_token_ttl_seconds),
+        settings.revocation_cache_seconds,
+    )
+    if not await revocations.disable_user(user.id):
+        print(
+            f"notes-bff: disabled {user.email}, but Redis did not answer: their access tokens "
+            f"work until they expire (at most {settings.access_token_ttl_seconds} s); "
+            "run the command again once Redis is back",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"disabled {user.email}: signed out everywhere, sign-in refused", file=sys.stderr)
+    return 0
+
+
+def _users_command(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with _services(settings) as live:
+        return asyncio.run(_with_database(live, partial(_disable_user, live, args.email)))
+
+
 def _schema_command(args: argparse.Namespace) -> int:
     from notes_bff.schema import build_schema
 
@@ -238,6 +279,17 @@ def parser() -> argparse.ArgumentParser:
     remove = actions.add_parser("remove", help="unregister operations by hash")
     remove.add_argument("hashes", nargs="+", metavar="HASH", help="SHA-256 of a document")
     persisted.set_defaults(run=_persisted_command)
+    users = commands.add_parser("users", help="manage user accounts")
+    user_actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    disable = user_actions.add_parser(
+        "disable",
+        help="disable an account and end all its sessions",
+        description="Disable the account with EMAIL: it can no longer sign in or refresh, and "
+        "every token it holds stops working at once on every server (its websockets close "
+        "with 4403).",
+    )
+    disable.add_argument("email", metavar="EMAIL", help="the account's email")
+    users.set_defaults(run=_users_command)
     return root
 
 

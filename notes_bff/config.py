@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_JWT_SECRET_BYTES = 32
+MIN_METRICS_TOKEN_CHARS = 32
 
 
 class Environment(StrEnum):
@@ -93,8 +94,21 @@ class Settings(BaseSettings):
     auth_attempts: int = Field(default=10, ge=1)
     auth_attempts_per_ip: int = Field(default=30, ge=1)
     auth_period_seconds: float = Field(default=900.0, gt=0)
+    auth_account_attempts: int = Field(default=100, ge=1)
+    auth_account_period_seconds: float = Field(default=3600.0, gt=0)
+    refresh_attempts_per_ip: int = Field(default=30, ge=1)
+    known_address_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    revocation_cache_seconds: float = Field(default=1.0, ge=0)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     field_suggestions: bool | None = None
+    # GET /metrics: with a token, only for `Authorization: Bearer <token>`; without one, open
+    # in development and 404 in production.
+    metrics_token: SecretStr | None = None
+    # addMember looks accounts up by email: lookups of addresses without one, per user and
+    # per client IP.
+    member_lookup_misses: int = Field(default=20, ge=1)
+    member_lookup_misses_per_ip: int = Field(default=100, ge=1)
+    member_lookup_period_seconds: float = Field(default=3600.0, gt=0)
     compress_min_bytes: int = Field(default=1024, ge=0)
     # Markdown is rendered in worker processes (notes_bff/markdown.py): how many per server
     # process, how long an operation waits for a render (also the CPU-time bound of one
@@ -136,6 +150,15 @@ class Settings(BaseSettings):
             raise ValueError(f"NOTES_BFF_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
         return value
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_METRICS_TOKEN_CHARS:
+            raise ValueError(
+                f"NOTES_BFF_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_CHARS} characters"
+            )
+        return value
+
     @model_validator(mode="after")
     def _production_needs_real_services(self) -> Settings:
         if self.env is Environment.PRODUCTION:
@@ -164,7 +187,7 @@ class Settings(BaseSettings):
 
     @property
     def suggestions_enabled(self) -> bool:
-        """ "Did you mean …?" in validation errors: on in development, off in production."""
+        """ "Did you mean …?" in error messages: on in development, off in production."""
         if self.field_suggestions is not None:
             return self.field_suggestions
         return not self.is_production

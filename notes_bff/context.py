@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -11,12 +11,13 @@ from aiohttp import web
 from beanie import PydanticObjectId
 
 from notes_bff.auth.passwords import Passwords
+from notes_bff.auth.revocation import SESSION_ENDED
 from notes_bff.auth.sessions import SessionService
 from notes_bff.auth.tokens import TokenClaims
 from notes_bff.config import Settings
 from notes_bff.errors import AppError, Unauthenticated
 from notes_bff.loaders import Loaders
-from notes_bff.ratelimit import Decision, RateLimits
+from notes_bff.ratelimit import Attempt, Decision, RateLimited, RateLimits
 from notes_bff.realtime.delivery import Delivery
 from notes_bff.realtime.hub import Realtime
 
@@ -68,12 +69,12 @@ class Context:
     sessions: SessionService
     realtime: Realtime
     passwords: Passwords
+    rate_limits: RateLimits
     claims: TokenClaims | None = None
     auth_error: AppError | None = None
     request_id: str = ""
     connection_params: dict[str, object] | None = None
     client_ip: str = ""
-    rate_limits: RateLimits | None = None
     # Set while the operation is checked: its static cost, then what spending it decided.
     operation_cost: int = 1
     rate: Decision | None = None
@@ -86,30 +87,35 @@ class Context:
 
     @property
     def viewer_id(self) -> PydanticObjectId | None:
-        """The signed-in user's id; raises if a token was sent but is not valid."""
+        """The signed-in user's id; raises if a token was sent but is not valid, or its
+        session has ended since (a websocket's next operation, a later alias)."""
         reads = _viewer_reads.get()
         if reads is not None:
             reads.seen = True
         if self.auth_error is not None:
             raise self.auth_error
-        return PydanticObjectId(self.claims.user_id) if self.claims else None
+        if self.claims is None:
+            return None
+        # Not inside an event's rendering: one viewer's renderings may be shared by their
+        # other sessions. An ended session's websocket is closed instead.
+        if _delivery.get() is None and self.sessions.revocations.ended(self.claims):
+            raise Unauthenticated(SESSION_ENDED)
+        return PydanticObjectId(self.claims.user_id)
 
     async def close_connection(self, code: int, reason: str) -> None:
         """Close this context's websocket (subscriptions) with ``code``."""
         if isinstance(self.response, web.WebSocketResponse) and not self.response.closed:
             await self.response.close(code=code, message=reason.encode())
 
-    async def limit_auth(self, account: str | None) -> None:
-        """Spend one attempt of this IP, and of ``account`` (log-in, sign-up, refresh)."""
-        if self.rate_limits is None:
-            return
-        budgets = [(self.rate_limits.auth_ip, self.client_ip)]
-        if account is not None:
-            budgets.append((self.rate_limits.auth_account, account))
-        for limiter, subject in budgets:
-            decision = await limiter.take(subject, 1)
-            if not decision.allowed:
-                raise decision.error()
+    async def limit_auth(self, attempt: Awaitable[Attempt]) -> Attempt:
+        """Spend a sign-in attempt (``rate_limits.auth``); when refused, the HTTP response
+        carries ``Retry-After`` like every other ``RATE_LIMITED``."""
+        try:
+            return await attempt
+        except RateLimited as refused:
+            if not self.response.prepared:
+                self.response.headers["Retry-After"] = str(refused.extensions["retryAfter"])
+            raise
 
     def require_viewer(self) -> PydanticObjectId:
         """The signed-in user's id, or ``UNAUTHENTICATED``."""

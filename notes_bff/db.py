@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
 
 import structlog
 from aiohttp import web
@@ -17,6 +18,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from notes_bff.auth.revocation import Revocations
+from notes_bff.auth.sessions import SessionService
+from notes_bff.auth.tokens import TokenService
 from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
 from notes_bff.http.idempotency import TTL_S as IDEMPOTENCY_TTL_S
@@ -29,11 +33,13 @@ from notes_bff.keys import (
     RATE_LIMITS,
     REALTIME,
     REDIS,
+    SESSIONS,
     SETTINGS,
 )
+from notes_bff.migrations import backfill_email_skeletons
 from notes_bff.models import DOCUMENT_MODELS
 from notes_bff.persisted.store import DocumentStore
-from notes_bff.ratelimit import RateLimiter, RateLimits
+from notes_bff.ratelimit import AuthLimits, RateLimiter, RateLimits
 from notes_bff.realtime.hub import Realtime
 from notes_bff.realtime.scheduler import DueSoonScheduler
 from notes_bff.redis_guard import RedisGuard
@@ -71,6 +77,7 @@ async def _init_beanie_until_ready(
     while True:
         try:
             await init_beanie(database=client[settings.mongodb_db], document_models=DOCUMENT_MODELS)
+            await backfill_email_skeletons()
         except MONGO_OUTAGES as exc:
             log.warning("mongodb_not_ready", error=str(exc)[:200], retry_in_s=delay)
             await asyncio.sleep(delay)
@@ -139,6 +146,14 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
     realtime = Realtime(client, broker_client, app[METRICS], settings.subscriber_queue_size)
     app[REALTIME] = realtime
     realtime.broker.start()
+    revocations = Revocations(
+        client,
+        RedisGuard("revocations", app[METRICS]),
+        timedelta(seconds=settings.access_token_ttl_seconds),
+        settings.revocation_cache_seconds,
+    )
+    app[SESSIONS] = SessionService(TokenService.from_settings(settings), revocations)
+    revocations.start(realtime.broker)
     app[DOCUMENTS] = DocumentStore(
         client,
         app[METRICS],
@@ -158,8 +173,29 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         anonymous=limiter(
             "ip", settings.rate_limit_anonymous_points, settings.rate_limit_period_seconds
         ),
-        auth_account=limiter("auth", settings.auth_attempts, settings.auth_period_seconds),
-        auth_ip=limiter("auth-ip", settings.auth_attempts_per_ip, settings.auth_period_seconds),
+        auth=AuthLimits(
+            client,
+            guard,
+            per_pair=limiter("auth-pair", settings.auth_attempts, settings.auth_period_seconds),
+            per_account=limiter(
+                "auth-account", settings.auth_account_attempts, settings.auth_account_period_seconds
+            ),
+            per_address=limiter(
+                "auth-ip", settings.auth_attempts_per_ip, settings.auth_period_seconds
+            ),
+            refreshes_per_address=limiter(
+                "refresh-ip", settings.refresh_attempts_per_ip, settings.auth_period_seconds
+            ),
+            known_ttl_s=settings.known_address_ttl_seconds,
+        ),
+        member_lookup=limiter(
+            "member-lookup", settings.member_lookup_misses, settings.member_lookup_period_seconds
+        ),
+        member_lookup_ip=limiter(
+            "member-lookup-ip",
+            settings.member_lookup_misses_per_ip,
+            settings.member_lookup_period_seconds,
+        ),
     )
     app[IDEMPOTENCY_BUDGET] = RateLimiter(
         client,
@@ -173,6 +209,7 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
     scheduler.start()
     yield
     await scheduler.stop()
+    await revocations.stop()
     await realtime.broker.stop()
     await broker_client.aclose()
     await client.aclose()

@@ -3,6 +3,9 @@
 Each subject (a user, or a client IP when anonymous) has a budget of points per period; an
 operation spends its static cost. When Redis does not answer, a per-process limiter with the
 same rule takes over (or every request passes, or none: ``NOTES_BFF_RATE_LIMIT_FALLBACK``).
+
+Sign-in attempts have budgets of their own (:class:`AuthLimits`), shaped so that strangers
+cannot lock an account's owner out (docs/security.md, "Sign-in throttling without lock-out").
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from cachetools import TTLCache
@@ -21,7 +25,8 @@ from notes_bff.errors import AppError
 from notes_bff.redis_guard import RedisGuard
 
 # GCRA: the key holds the "theoretical arrival time" (TAT) in ms. Returns
-# {allowed, remaining, retry_after_ms, reset_after_ms}.
+# {allowed, remaining, retry_after_ms, reset_after_ms}. A negative cost gives points back
+# (never more than the full budget).
 _GCRA = """
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
@@ -29,7 +34,7 @@ local burst = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local new_tat = tat + cost * interval
+local new_tat = math.max(tat + cost * interval, now)
 local allow_at = new_tat - burst
 if allow_at > now then
   return {0, math.floor((now + burst - tat) / interval), allow_at - now, tat - now}
@@ -38,6 +43,7 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
 return {1, math.floor((now + burst - new_tat) / interval), 0, new_tat - now}
 """
 PREFIX = "notes-bff:rate:"
+KNOWN_PREFIX = "notes-bff:known-address:"
 
 
 class RateLimited(AppError):
@@ -94,7 +100,8 @@ class RateLimiter:
         return self.period_ms / self.limit
 
     async def take(self, subject: str, cost: int) -> Decision:
-        """Spend ``cost`` points of ``subject``'s budget (nothing is spent when refused)."""
+        """Spend ``cost`` points of ``subject``'s budget (nothing is spent when refused); a
+        negative ``cost`` gives points back."""
         now = time.time() * 1000
         # The budget's size is part of the key: a new configuration starts fresh budgets
         # instead of reinterpreting state kept under another rate.
@@ -125,7 +132,7 @@ class RateLimiter:
                 now / 1000,
             )
         tat = max(self._local.get(key, now), now)
-        new_tat = tat + cost * self._interval
+        new_tat = max(tat + cost * self._interval, now)
         allow_at = new_tat - self.period_ms
         if allow_at > now:
             remaining = int((now + self.period_ms - tat) // self._interval)
@@ -135,14 +142,109 @@ class RateLimiter:
         return Decision(True, self.limit, cost, remaining, 0, new_tat / 1000)
 
 
+Budget = tuple[RateLimiter, str]
+
+
+async def _refund(budgets: Sequence[Budget]) -> None:
+    for limiter, subject in budgets:
+        await limiter.take(subject, -1)
+
+
+async def _spend(budgets: Sequence[Budget]) -> list[Budget]:
+    """One point of every budget, or none: ``RateLimited`` when one is exhausted."""
+    spent: list[Budget] = []
+    for limiter, subject in budgets:
+        decision = await limiter.take(subject, 1)
+        if not decision.allowed:
+            await _refund(spent)
+            raise decision.error()
+        spent.append((limiter, subject))
+    return spent
+
+
+@dataclass
+class Attempt:
+    """Sign-in attempts spent before the credentials are checked (see :class:`AuthLimits`)."""
+
+    limits: AuthLimits
+    refundable: list[Budget] = field(default_factory=list)
+    # The account and address of a log-in or sign-up: known-good once it succeeds.
+    account: str | None = None
+    address: str = ""
+
+    async def succeeded(self) -> None:
+        """The credentials were right: only failures count, so give the attempts back."""
+        await _refund(self.refundable)
+        if self.account is not None:
+            await self.limits.remember(self.account, self.address)
+
+
+class AuthLimits:
+    """Budgets of sign-in attempts that strangers cannot use to lock an owner out.
+
+    Like mature identity providers: failed log-ins are limited strictly per (account,
+    address) and per address, and per account only with a larger, slower budget that does
+    not apply from an address where the account signed in recently (known-good). Failed
+    refreshes have their own per-address budget, so bogus ones cannot stop log-ins. Every
+    attempt is spent *before* the credentials are checked (so concurrent guesses cannot
+    overdraw) and given back when they were right; sign-ups always spend the address's.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        guard: RedisGuard,
+        *,
+        per_pair: RateLimiter,
+        per_account: RateLimiter,
+        per_address: RateLimiter,
+        refreshes_per_address: RateLimiter,
+        known_ttl_s: int,
+    ) -> None:
+        self.redis = redis
+        self.guard = guard
+        self.per_pair = per_pair
+        self.per_account = per_account
+        self.per_address = per_address
+        self.refreshes_per_address = refreshes_per_address
+        self.known_ttl_s = known_ttl_s
+
+    def _known_key(self, account: str, address: str) -> str:
+        return f"{KNOWN_PREFIX}{account} {address}"
+
+    async def remember(self, account: str, address: str) -> None:
+        """Note a successful sign-in of ``account`` from ``address`` (for ``known_ttl_s``)."""
+        key = self._known_key(account, address)
+        await self.guard.call(lambda: self.redis.set(key, 1, ex=self.known_ttl_s))
+
+    async def log_in(self, account: str, address: str) -> Attempt:
+        """Spend a log-in attempt; ``RateLimited`` when a budget is exhausted."""
+        budgets = [(self.per_address, address), (self.per_pair, f"{account} {address}")]
+        key = self._known_key(account, address)
+        if not await self.guard.call(lambda: self.redis.exists(key)):
+            budgets.append((self.per_account, account))
+        return Attempt(self, await _spend(budgets), account, address)
+
+    async def sign_up(self, account: str, address: str) -> Attempt:
+        """Spend a sign-up of this address (kept even when it succeeds)."""
+        await _spend([(self.per_address, address)])
+        return Attempt(self, [], account, address)
+
+    async def refresh(self, address: str) -> Attempt:
+        """Spend a refresh attempt of this address."""
+        return Attempt(self, await _spend([(self.refreshes_per_address, address)]))
+
+
 @dataclass(frozen=True)
 class RateLimits:
     """The limiters of one application."""
 
     user: RateLimiter
     anonymous: RateLimiter
-    auth_account: RateLimiter
-    auth_ip: RateLimiter
+    auth: AuthLimits
+    # addMember lookups of addresses without an account, per user and per client IP.
+    member_lookup: RateLimiter
+    member_lookup_ip: RateLimiter
 
 
 def client_ip(request: web.Request, trusted_proxies: list[str]) -> str:

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 from collections.abc import Sequence
-from datetime import timedelta
 
 import orjson
 from aiohttp import web
 from pymongo.monitoring import CommandListener
 
 from notes_bff.auth.passwords import Passwords
-from notes_bff.auth.sessions import SessionService
-from notes_bff.auth.tokens import TokenService
 from notes_bff.config import Settings
 from notes_bff.db import mongo_context, redis_context
 from notes_bff.http import middlewares
 from notes_bff.http.idempotency import idempotency
 from notes_bff.http.view import NotesGraphQLView
-from notes_bff.keys import METRICS, MONGO, MONGO_READY, PASSWORDS, REDIS, SESSIONS, SETTINGS
+from notes_bff.keys import METRICS, MONGO, MONGO_READY, PASSWORDS, REDIS, SETTINGS
 from notes_bff.logs import configure_logging
 from notes_bff.metrics import Metrics
 from notes_bff.redis_guard import RedisGuard
@@ -58,8 +56,19 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+def _may_read_metrics(request: web.Request) -> bool:
+    """With ``NOTES_BFF_METRICS_TOKEN``, only its bearer; without it, only in development."""
+    settings = request.app[SETTINGS]
+    if settings.metrics_token is None:
+        return not settings.is_production
+    expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+    return hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected)
+
+
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format."""
+    """Prometheus text format; 404, like an unknown path, to whom may not read it."""
+    if not _may_read_metrics(request):
+        raise web.HTTPNotFound()
     response = web.Response(body=request.app[METRICS].render())
     response.content_type = "text/plain"
     response.charset = "utf-8"
@@ -101,16 +110,8 @@ def create_app(
             idempotency(RedisGuard("idempotency", app_metrics)),
         ],
     )
-    tokens = TokenService(
-        key=settings.jwt_key(),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
-        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
-    )
     app[SETTINGS] = settings
     app[METRICS] = app_metrics
-    app[SESSIONS] = SessionService(tokens)
     app[PASSWORDS] = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     app.cleanup_ctx.append(mongo_context(mongo_listeners))
     app.cleanup_ctx.append(redis_context)

@@ -54,9 +54,11 @@ def multi_line(field: str, value: str, max_length: int) -> str:
 
 
 def email(field: str, value: str) -> str:
-    """A deliverable-looking email address, normalized (domain lowercased)."""
+    """A deliverable-looking email address, normalized: NFKC (full-width letters and other
+    compatibility forms become the plain ones), then lower-cased."""
+    text = unicodedata.normalize("NFKC", strip_controls(value)).strip()
     try:
-        checked = validate_email(strip_controls(value).strip(), check_deliverability=False)
+        checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         raise BadInput(field, f"{field} is not a valid email address: {exc}") from exc
     return checked.normalized.lower()

@@ -114,6 +114,7 @@ def _forge(claims: dict[str, object], key: str = JWT_SECRET, alg: str = "HS256")
         "iat": datetime.now(UTC),
         "exp": datetime.now(UTC) + timedelta(minutes=5),
         "typ": "access",
+        "fam": "a-login-family",
     }
     return jwt.encode({**base, **claims}, key, algorithm=alg)
 
@@ -123,7 +124,13 @@ def _alg_none(claims: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
     now = int(datetime.now(UTC).timestamp())
-    payload = {"iss": "notes-bff", "aud": "notes-dashboard", "iat": now, "exp": now + 300}
+    payload = {
+        "iss": "notes-bff",
+        "aud": "notes-dashboard",
+        "iat": now,
+        "exp": now + 300,
+        "fam": "f",
+    }
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({**payload, **claims, 'typ': 'access'})}."
 
 
@@ -136,6 +143,7 @@ async def test_tampered_tokens_are_unauthenticated(api: Api) -> None:
         "expired": _forge({**sub, "exp": datetime.now(UTC) - timedelta(seconds=5)}),
         "wrong issuer": _forge({**sub, "iss": "someone-else"}),
         "wrong audience": _forge({**sub, "aud": "other-app"}),
+        "no login family": _forge({**sub, "fam": None}),
         "refresh as access": user["refresh"],
         "garbage": "not.a.token",
     }

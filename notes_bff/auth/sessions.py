@@ -8,6 +8,7 @@ from datetime import datetime
 
 from beanie import PydanticObjectId
 
+from notes_bff.auth.revocation import SESSION_ENDED, Revocations
 from notes_bff.auth.tokens import TokenService
 from notes_bff.errors import Unauthenticated
 from notes_bff.models import RefreshSession
@@ -27,8 +28,9 @@ class IssuedTokens:
 class SessionService:
     """Issues token pairs and rotates refresh tokens, each stored as a ``RefreshSession``."""
 
-    def __init__(self, tokens: TokenService) -> None:
+    def __init__(self, tokens: TokenService, revocations: Revocations) -> None:
         self.tokens = tokens
+        self.revocations = revocations
 
     async def _issue(self, user_id: PydanticObjectId, family_id: str) -> IssuedTokens:
         session = RefreshSession(
@@ -65,13 +67,13 @@ class SessionService:
         if spent.modified_count != 1:
             existing = await RefreshSession.get(PydanticObjectId(claims.session_id))
             if existing is not None and existing.used_at is not None:
-                await self.revoke_family(claims.family_id)
+                await self.revocations.end_family(claims.family_id)
                 raise Unauthenticated("This refresh token was already used; please sign in again.")
-            raise Unauthenticated("The session has ended; please sign in again.")
-        return await self._issue(PydanticObjectId(claims.user_id), claims.family_id)
-
-    async def revoke_family(self, family_id: str) -> None:
-        """End every session of one login."""
-        await RefreshSession.get_pymongo_collection().update_many(
-            {"family_id": family_id}, {"$set": {"revoked": True}}
-        )
+            raise Unauthenticated(SESSION_ENDED)
+        issued = await self._issue(PydanticObjectId(claims.user_id), claims.family_id)
+        # A revocation (log-out, reuse, disabling the user) that ran between spending the
+        # token and storing the new one missed the new one: end it too.
+        if await collection.find_one({"family_id": claims.family_id, "revoked": True}, {"_id": 1}):
+            await self.revocations.end_family(claims.family_id)
+            raise Unauthenticated(SESSION_ENDED)
+        return issued

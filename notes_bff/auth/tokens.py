@@ -9,6 +9,7 @@ from typing import Literal
 
 import jwt
 
+from notes_bff.config import Settings
 from notes_bff.errors import Unauthenticated
 
 ALGORITHM = "HS256"
@@ -21,9 +22,10 @@ class TokenClaims:
 
     user_id: str
     token_type: TokenType
+    issued_at: datetime
     expires_at: datetime
+    family_id: str
     session_id: str | None = None
-    family_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,17 @@ class TokenService:
     audience: str
     access_ttl: timedelta
     refresh_ttl: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenService:
+        """The service of the configured key, issuer, audience and lifetimes."""
+        return cls(
+            key=settings.jwt_key(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
 
     def _encode(self, user_id: str, token_type: TokenType, ttl: timedelta, **extra: str) -> str:
         issued = datetime.now(UTC)
@@ -68,7 +81,7 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require": ["exp", "iat", "iss", "aud", "sub", "typ"]},
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "typ", "fam"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("The token has expired.") from exc
@@ -76,12 +89,17 @@ class TokenService:
             raise Unauthenticated("The token is invalid.") from exc
         if claims.get("typ") != expected:
             raise Unauthenticated(f"An {expected} token is needed here.")
-        if expected == "refresh" and not (claims.get("sid") and claims.get("fam")):
+        # Every token belongs to a login family: that is what revocation ends.
+        family = claims["fam"]
+        if not (isinstance(family, str) and family) or (
+            expected == "refresh" and not claims.get("sid")
+        ):
             raise Unauthenticated("The token is invalid.")
         return TokenClaims(
             user_id=str(claims["sub"]),
             token_type=expected,
+            issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            family_id=family,
             session_id=claims.get("sid"),
-            family_id=claims.get("fam"),
         )

@@ -1,4 +1,5 @@
-"""Websocket connections: authentication, Origin checks, token expiry, per-user caps."""
+"""Websocket connections: authentication, Origin checks, token expiry, ended sessions,
+per-user caps."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import asyncio
 import contextlib
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from functools import partial
-from typing import NoReturn, cast
+from typing import Any, NoReturn, cast
 
 from aiohttp import web
 from strawberry.exceptions import ConnectionRejectionError
@@ -44,7 +45,16 @@ class SocketRegistry:
         self._renewal: asyncio.Task[None] | None = None
         # A renewal in flight must not write back a slot released meanwhile: the two take turns.
         self._slots = asyncio.Lock()
-        self._releases: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # releases and closes under way
+        # connection id -> what stops watching its session for revocation
+        self._unwatch: dict[str, Callable[[], None]] = {}
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work`` as its own task, kept referenced until it is done."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def close_all(self, app: web.Application) -> None:
         """``on_shutdown``: close every websocket with 1001 (going away), so clients
@@ -63,12 +73,12 @@ class SocketRegistry:
             slot = request.get(CONNECTION_SLOT)
             if slot is not None:
                 self.connections.pop(slot[1], None)
+                unwatch = self._unwatch.pop(slot[1], None)
+                if unwatch is not None:
+                    unwatch()
                 # Its own task: a handler cancelled while it releases (the client went away,
                 # the server is stopping) must not leave the slot taken in Redis.
-                release = asyncio.create_task(self._release(request.app[REALTIME], *slot))
-                self._releases.add(release)
-                release.add_done_callback(self._releases.discard)
-                await asyncio.shield(release)
+                await asyncio.shield(self._spawn(self._release(request.app[REALTIME], *slot)))
 
     async def _release(self, realtime: Realtime, user: str, connection: str) -> None:
         async with self._slots:
@@ -101,7 +111,9 @@ class SocketRegistry:
         raise ConnectionRejectionError({"reason": reason})
 
     async def authenticate(self, context: Context) -> UnsetType:
-        """Accept the connection, or close it: 4401 anonymous, 4403 bad token, 4429 too many."""
+        """Accept the connection, or close it: 4401 anonymous, 4403 bad token or ended
+        session, 4429 too many. An accepted one is closed with 4403 when its token expires
+        or its session ends (log-out, refresh-token reuse, user disabled, on any worker)."""
         params = context.connection_params or {}
         header = params.get("authorization") or params.get("Authorization")
         request = context.request
@@ -110,31 +122,39 @@ class SocketRegistry:
             if token is None:
                 await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: malformed authorization")
             try:
-                context.claims = context.sessions.tokens.verify(token, "access")
-                context.auth_error = None
-            except AppError:
-                await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: invalid or expired token")
+                claims = context.sessions.tokens.verify(token, "access")
+                await context.sessions.revocations.check(claims)
+            except AppError as exc:
+                await self._reject(context, CLOSE_FORBIDDEN, f"Forbidden: {exc.message}")
+            context.claims, context.auth_error = claims, None
         elif ACCESS_COOKIE in request.cookies:
             # The upgrade's Origin was already checked (same origin or NOTES_BFF_CORS_ORIGINS)
             # by the view before the handshake: a foreign page gets a 403, no socket.
             if context.auth_error is not None or context.claims is None:
-                await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: invalid or expired token")
+                reason = context.auth_error.message if context.auth_error else "no token"
+                await self._reject(context, CLOSE_FORBIDDEN, f"Forbidden: {reason}")
         else:
             await self._reject(context, CLOSE_UNAUTHORIZED, "Unauthorized: sign in first")
-        assert context.claims is not None
-        if not await self._take_slot(context, context.claims.user_id):
+        claims = context.claims
+        assert claims is not None
+        if not await self._take_slot(context, claims.user_id):
             await self._reject(context, CLOSE_TOO_MANY, "Too many connections for this user")
         if isinstance(context.response, web.WebSocketResponse):
             self.open.add(context.response)
-        self._close_on_expiry(context, context.claims.expires_at)
+        revocations = context.sessions.revocations
+        _, connection = context.request[CONNECTION_SLOT]
+        self._unwatch[connection] = revocations.watch(claims, lambda: self._session_ended(context))
+        if revocations.ended(claims):  # while the slot was taken
+            await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: the session has ended")
+        self._close_on_expiry(context, claims.expires_at)
         return cast("UnsetType", UNSET)
+
+    def _session_ended(self, context: Context) -> None:
+        self._spawn(context.close_connection(CLOSE_FORBIDDEN, "Session ended"))
 
     def _close_on_expiry(self, context: Context, expires_at: datetime) -> None:
         delay = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
         loop = asyncio.get_running_loop()
         loop.call_later(
-            delay,
-            lambda: asyncio.ensure_future(
-                context.close_connection(CLOSE_FORBIDDEN, "Token expired")
-            ),
+            delay, lambda: self._spawn(context.close_connection(CLOSE_FORBIDDEN, "Token expired"))
         )

@@ -113,7 +113,8 @@ class NotesGraphQLView(GraphQLView[Context, None]):
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
     ) -> Context:
-        """Decode the bearer token or access cookie once; build fresh loaders."""
+        """Decode the bearer token or access cookie once, and refuse it if its session has
+        ended (auth/revocation.py: no database read in the common case); fresh loaders."""
         app = request.app
         if not app[MONGO_READY].is_set():
             raise HTTPException(503, "MongoDB is not available yet; retry shortly.")
@@ -137,9 +138,12 @@ class NotesGraphQLView(GraphQLView[Context, None]):
         )
         if token:
             try:
-                ctx.claims = sessions.tokens.verify(token, "access")
+                claims = sessions.tokens.verify(token, "access")
+                await sessions.revocations.check(claims)
             except AppError as exc:
                 ctx.auth_error = exc
+            else:
+                ctx.claims = claims
         return ctx
 
     async def execute_single(

@@ -23,5 +23,6 @@ class RefreshSession(Document):
         name = "refresh_sessions"
         indexes = [
             IndexModel([("family_id", ASCENDING)], name="family"),
+            IndexModel([("user_id", ASCENDING)], name="user"),  # disabling a user
             IndexModel([("expires_at", ASCENDING)], name="expiry_ttl", expireAfterSeconds=0),
         ]

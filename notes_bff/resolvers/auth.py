@@ -29,9 +29,13 @@ def _signed_in(ctx: Context, issued: IssuedTokens) -> None:
 
 
 async def sign_up(ctx: Context, raw_email: str, raw_password: str, name: str) -> IssuedTokens:
-    """Register a user and sign them in."""
+    """Register a user and sign them in.
+
+    A taken email is a ``CONFLICT`` (as most products answer), but every sign-up spends the
+    address's sign-in budget, so probing which emails are registered is throttled.
+    """
     address = email("input.email", raw_email)
-    await ctx.limit_auth(address)
+    attempt = await ctx.limit_auth(ctx.rate_limits.auth.sign_up(address, ctx.client_ip))
     user = User(
         email=address,
         name=single_line("input.name", name, NAME_LENGTH),
@@ -43,20 +47,24 @@ async def sign_up(ctx: Context, raw_email: str, raw_password: str, name: str) ->
         raise Conflict("That email is already registered.", field="input.email") from None
     assert user.id is not None
     issued = await ctx.sessions.start(user.id)
+    await attempt.succeeded()
     _signed_in(ctx, issued)
     return issued
 
 
 async def log_in(ctx: Context, raw_email: str, raw_password: str) -> IssuedTokens:
-    """Sign in with email and password."""
+    """Sign in with email and password; only failed attempts count against the budgets."""
     address = email("input.email", raw_email)
-    await ctx.limit_auth(address)
+    attempt = await ctx.limit_auth(ctx.rate_limits.auth.log_in(address, ctx.client_ip))
     user = await User.find_one({"email": address})
     if not await ctx.passwords.verify(user.password_hash if user else None, raw_password):
         raise Unauthenticated("Wrong email or password.")
     assert user is not None
     assert user.id is not None
+    if user.disabled:
+        raise Unauthenticated("This account is disabled.")
     issued = await ctx.sessions.start(user.id)
+    await attempt.succeeded()
     _signed_in(ctx, issued)
     return issued
 
@@ -66,15 +74,17 @@ async def refresh_session(ctx: Context, refresh_token: str | None) -> IssuedToke
     token = refresh_token or ctx.request.cookies.get(REFRESH_COOKIE)
     if not token:
         raise Unauthenticated("No refresh token was sent.")
-    await ctx.limit_auth(None)
+    attempt = await ctx.limit_auth(ctx.rate_limits.auth.refresh(ctx.client_ip))
     issued = await ctx.sessions.rotate(token)
+    await attempt.succeeded()
     _signed_in(ctx, issued)
     return issued
 
 
 async def log_out(ctx: Context) -> bool:
-    """Revoke the current login's refresh family (from the access or refresh token)."""
-    families: set[str | None] = set()
+    """End the current login (from the access or refresh token): its refresh tokens now,
+    its access tokens and websockets on every worker at once."""
+    families: set[str] = set()
     if ctx.claims is not None:
         families.add(ctx.claims.family_id)
     cookie = ctx.request.cookies.get(REFRESH_COOKIE)
@@ -82,7 +92,6 @@ async def log_out(ctx: Context) -> bool:
         with contextlib.suppress(Unauthenticated):
             families.add(ctx.sessions.tokens.verify(cookie, "refresh").family_id)
     for family in families:
-        if family:
-            await ctx.sessions.revoke_family(family)
+        await ctx.sessions.revocations.end_family(family)
     clear_auth_cookies(ctx.response, secure=ctx.settings.is_production)
     return True

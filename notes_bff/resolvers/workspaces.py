@@ -12,6 +12,7 @@ from notes_bff.errors import BadInput, Conflict, NotFound
 from notes_bff.models import Member, Note, Notification, NotificationKind, Role, User, Workspace
 from notes_bff.models.clock import now
 from notes_bff.resolvers.access import require_role, workspace_for_change
+from notes_bff.resolvers.member_lookups import MemberLookup
 from notes_bff.resolvers.notifications import notify
 from notes_bff.validation import (
     DESCRIPTION_MAX,
@@ -92,12 +93,16 @@ async def delete_workspace(ctx: Context, raw_id: str) -> PydanticObjectId:
 
 
 async def add_member(ctx: Context, raw_id: str, raw_email: str, role: Role) -> Member:
-    """Add a registered user by email (owners only)."""
+    """Add a registered user by email (owners only); addresses without an account spend a
+    lookup budget (``MemberLookup``)."""
     viewer = ctx.require_viewer()
     workspace = await workspace_for_change(ctx, raw_id, Role.OWNER, "workspaceId")
-    user = await User.find_one({"email": email("email", raw_email)})
+    address = email("email", raw_email)
+    lookup = await MemberLookup.spend(ctx, viewer)
+    user = await User.find_one({"email": address})
     if user is None or user.id is None:
         raise NotFound("No user is registered with that email.")
+    await lookup.found()
     member = Member(user_id=user.id, role=role)
     try:
         workspace = await _apply(

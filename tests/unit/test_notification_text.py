@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from notes_bff.models import NotificationKind
-from notes_bff.notification_text import MESSAGE_MAX, notification_message
+from notes_bff.notification_text import MESSAGE_MAX, QUOTED_MAX, clip, notification_message
 
 
 @pytest.mark.parametrize(
@@ -28,8 +28,13 @@ def test_any_text_stays_literal_and_bounded(subject: str, actor: str) -> None:
     for kind in NotificationKind:
         message = notification_message(kind, subject=subject, actor=actor, role="OWNER")
         assert len(message) <= MESSAGE_MAX
-        quoted = message[message.index("“") + 1 : message.rindex("”")]
-        assert quoted == subject or (quoted.endswith("…") and subject.startswith(quoted[:-1]))
+        assert "“" + clip(subject, QUOTED_MAX) + "”" in message
+
+
+def test_clip_cuts_and_marks() -> None:
+    assert clip("short", 10) == "short"
+    assert clip("a" * 20, 10) == "a" * 9 + "…"
+    assert clip("word " * 10, 11) == "word word…"  # no space before the mark
 
 
 def test_format_fields_are_not_expanded() -> None:
