@@ -8,8 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import jwt
 import pytest
+from redis.asyncio import Redis
 
+from notes_bff.auth.revocation import PREFIX as REVOCATION_PREFIX
+from notes_bff.config import Settings
 from notes_bff.models import PersistedDocument
 from notes_bff.persisted.store import sha256_hex
 from tests.conftest import Api
@@ -193,3 +197,24 @@ async def test_every_error_on_the_socket_is_coded(api: Api, protocol: str) -> No
         }
         await live.ws.send_json(payload_not_object)
         assert _codes(await live.next("x")) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_session_ended_without_notice_closes_at_the_next_message(
+    other_app: Any, settings: Settings, protocol: str
+) -> None:
+    """A revocation whose broadcast was missed is still found at the socket's next message."""
+    async with other_app(revocation_cache_seconds=0) as api:
+        user = await api.sign_up()
+        family = jwt.decode(user["token"], options={"verify_signature": False})["fam"]
+        async with _socket(api, user["token"], protocol) as live:
+            running = await _send(live, NOTIFICATIONS)
+            with pytest.raises(TimeoutError):
+                await live.next(running, timeout=0.3)
+            redis = Redis.from_url(settings.redis_url or "")
+            try:  # the record alone, as if its notice on the broker channel was lost
+                await redis.set(f"{REVOCATION_PREFIX}family:{family}", "1", ex=60)
+            finally:
+                await redis.aclose()
+            await _send(live, NOTIFICATIONS)
+            assert await _close_code(live) == 4403

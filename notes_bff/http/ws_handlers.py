@@ -30,7 +30,9 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 )
 
 from notes_bff.context import Context
+from notes_bff.errors import AppError
 from notes_bff.http.admission import admit
+from notes_bff.http.sockets import CLOSE_FORBIDDEN
 from notes_bff.persisted.protocol import PersistedQueryError, Resolved, operation_document
 from notes_bff.schema.errors import MASKED_MESSAGE
 
@@ -62,6 +64,19 @@ def _masked(message: dict[str, Any], context: Context) -> dict[str, Any]:
     return message
 
 
+async def _session_alive(context: Context) -> bool:
+    """Whether the connection's session still stands (asked of Redis at most once a second
+    per login, ``auth/revocation.py``); an ended one closes the connection with 4403."""
+    if context.claims is None:
+        return True
+    try:
+        await context.sessions.revocations.check(context.claims)
+    except AppError:
+        await context.close_connection(CLOSE_FORBIDDEN, "Session ended")
+        return False
+    return True
+
+
 async def _admitted(
     context: Context, payload: object, running: int, limit: int | None
 ) -> Resolved | dict[str, Any]:
@@ -90,6 +105,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if not self.connection_acknowledged or message["id"] in self.operations:
             await super().handle_subscribe(message)  # strawberry closes the connection
             return
+        if not await _session_alive(self.context):
+            return
         outcome = await _admitted(
             self.context, payload, len(self.operations), self.max_subscriptions_per_connection
         )
@@ -115,6 +132,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         payload = message.get("payload")
         if not self.connection_acknowledged:
             await super().handle_start(message)  # strawberry closes the connection
+            return
+        if not await _session_alive(self.context):
             return
         running = len(self.tasks) - (message["id"] in self.tasks)
         outcome = await _admitted(
