@@ -50,6 +50,10 @@ from strawberry.extensions import SchemaExtension
 
 # What a list without a `first` argument is assumed to hold (members, tags, assignees…).
 LIST_ESTIMATE = 20
+# Leaf fields that may each carry up to a note's 100,000 characters (its HTML up to four times
+# that) count as this many objects, so the cost also bounds the size of an answer: at the
+# default limit, about 40 MB of content or 80 MB of HTML at most (docs/security.md).
+TEXT_FIELD_COST = {("Note", "content"): 25, ("Note", "contentHtml"): 50}
 # Counts and costs stop growing here (far above any limit), so their arithmetic stays cheap.
 SATURATED = 10**18
 # The modes a fragment is analysed in: below an untyped field (introspection), typed, and
@@ -214,6 +218,9 @@ class _Analyzer:
                     summary.aliases = _add(summary.aliases, 1)
                 summary.directives = max(summary.directives, len(selection.directives or ()))
                 if selection.selection_set is None:
+                    if isinstance(parent, GraphQLObjectType):
+                        weight = TEXT_FIELD_COST.get((parent.name, selection.name.value), 0)
+                        summary.cost = _add(summary.cost, weight)
                     continue
                 definition = (
                     parent.fields.get(selection.name.value)

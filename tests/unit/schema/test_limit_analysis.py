@@ -472,3 +472,14 @@ async def test_the_schema_refuses_a_validation_over_budget_as_too_complex() -> N
     error: GraphQLError = result.errors[0]
     assert (error.extensions or {}).get("code") == "QUERY_TOO_COMPLEX"
     assert "validating it is over the limit of 50000 comparisons of fields" in error.message
+
+
+def test_large_text_fields_weigh_in_the_cost() -> None:
+    """A page's cost bounds its size: content and its HTML count as many objects each."""
+    plain = _cost("{ notes(first: 100) { nodes { id title } } }")
+    content = _cost("{ notes(first: 100) { nodes { id title content } } }")
+    both = _cost("{ notes(first: 100) { nodes { id title content contentHtml } } }")
+    assert (content - plain, both - content) == (100 * 25, 100 * 50)
+    # Aliases cannot multiply it past the limit: five full pages with content are refused.
+    pages = " ".join(f"p{i}: notes(first: 100) {{ nodes {{ content }} }}" for i in range(5))
+    assert any("cost" in problem for problem in _problems(f"{{ {pages} }}"))
