@@ -222,7 +222,7 @@ def test_production_refuses_to_start_without_real_services(tmp_path: Path) -> No
 
 
 def test_every_command_has_help() -> None:
-    for args in ([], ["serve"], ["seed"], ["schema"]):
+    for args in ([], ["serve"], ["seed"], ["schema"], ["users"], ["users", "disable"]):
         result = subprocess.run(
             [sys.executable, "-m", "notes_bff", *args, "--help"],
             capture_output=True,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -232,14 +231,3 @@ async def test_a_disabled_user_is_signed_out_everywhere_and_cannot_sign_in(
     assert not await _refused(api, bystander["token"])
     code, stderr = await _disable(settings, "nobody@example.com", tmp_path)
     assert code == 1 and "no user has the email nobody@example.com" in stderr
-
-
-def test_users_disable_has_help() -> None:
-    for args in (["users"], ["users", "disable"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "notes_bff", *args, "--help"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert "usage: notes-bff users" in result.stdout

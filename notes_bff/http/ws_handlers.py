@@ -10,6 +10,7 @@ a code too: an error without one is masked.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import structlog
@@ -96,28 +97,44 @@ async def _admitted(
         return _error(refusal.message, refusal.code)
 
 
+async def _admit_then_run(
+    context: Context,
+    message: Any,
+    running: int,
+    limit: int | None,
+    refuse: Callable[[dict[str, Any]], Awaitable[None]],
+    run: Callable[[Any], Awaitable[None]],
+) -> None:
+    """Check the session, admit the operation's document, then ``run`` the message with the
+    admitted text (inside :func:`operation_document`), or ``refuse`` it with a coded error."""
+    if not await _session_alive(context):
+        return
+    outcome = await _admitted(context, message.get("payload"), running, limit)
+    if isinstance(outcome, dict):
+        await refuse(outcome)
+        return
+    with operation_document(outcome):
+        await run({**message, "payload": {**message["payload"], "query": outcome.query}})
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """``graphql-transport-ws`` with admission, coded limits and masking."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         """Admit the document, then run it as strawberry does."""
-        payload = message.get("payload")
         if not self.connection_acknowledged or message["id"] in self.operations:
             await super().handle_subscribe(message)  # strawberry closes the connection
             return
-        if not await _session_alive(self.context):
-            return
-        outcome = await _admitted(
-            self.context, payload, len(self.operations), self.max_subscriptions_per_connection
+
+        async def refuse(error: dict[str, Any]) -> None:
+            payload = [cast("GraphQLFormattedError", error)]
+            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=payload))
+
+        limit = self.max_subscriptions_per_connection
+        running = len(self.operations)
+        await _admit_then_run(
+            self.context, message, running, limit, refuse, super().handle_subscribe
         )
-        if isinstance(outcome, dict):
-            error = [cast("GraphQLFormattedError", outcome)]
-            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=error))
-            return
-        with operation_document(outcome):
-            await super().handle_subscribe(
-                {**message, "payload": {**message["payload"], "query": outcome.query}}  # type: ignore[typeddict-item]
-            )
 
     async def send_message(self, message: Message) -> None:
         """Every error that leaves carries a code."""
@@ -129,24 +146,17 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     async def handle_start(self, message: StartMessage) -> None:
         """Admit the document, then run it as strawberry does."""
-        payload = message.get("payload")
         if not self.connection_acknowledged:
             await super().handle_start(message)  # strawberry closes the connection
             return
-        if not await _session_alive(self.context):
-            return
+
+        async def refuse(error: dict[str, Any]) -> None:
+            payload = cast("GraphQLFormattedError", error)
+            await self.send_message(LegacyError(id=message["id"], type="error", payload=payload))
+
+        limit = self.max_subscriptions_per_connection
         running = len(self.tasks) - (message["id"] in self.tasks)
-        outcome = await _admitted(
-            self.context, payload, running, self.max_subscriptions_per_connection
-        )
-        if isinstance(outcome, dict):
-            error = cast("GraphQLFormattedError", outcome)
-            await self.send_message(LegacyError(id=message["id"], type="error", payload=error))
-            return
-        with operation_document(outcome):
-            await super().handle_start(
-                {**message, "payload": {**message["payload"], "query": outcome.query}}  # type: ignore[typeddict-item]
-            )
+        await _admit_then_run(self.context, message, running, limit, refuse, super().handle_start)
 
     async def send_message(self, message: OperationMessage) -> None:
         """Every error that leaves carries a code."""
