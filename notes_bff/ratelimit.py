@@ -145,18 +145,19 @@ class RateLimiter:
 Budget = tuple[RateLimiter, str]
 
 
-async def _refund(budgets: Sequence[Budget]) -> None:
+async def refund(budgets: Sequence[Budget]) -> None:
+    """Give one point back to each budget."""
     for limiter, subject in budgets:
         await limiter.take(subject, -1)
 
 
-async def _spend(budgets: Sequence[Budget]) -> list[Budget]:
+async def spend_all(budgets: Sequence[Budget]) -> list[Budget]:
     """One point of every budget, or none: ``RateLimited`` when one is exhausted."""
     spent: list[Budget] = []
     for limiter, subject in budgets:
         decision = await limiter.take(subject, 1)
         if not decision.allowed:
-            await _refund(spent)
+            await refund(spent)
             raise decision.error()
         spent.append((limiter, subject))
     return spent
@@ -174,7 +175,7 @@ class Attempt:
 
     async def succeeded(self) -> None:
         """The credentials were right: only failures count, so give the attempts back."""
-        await _refund(self.refundable)
+        await refund(self.refundable)
         if self.account is not None:
             await self.limits.remember(self.account, self.address)
 
@@ -223,16 +224,16 @@ class AuthLimits:
         key = self._known_key(account, address)
         if not await self.guard.call(lambda: self.redis.exists(key)):
             budgets.append((self.per_account, account))
-        return Attempt(self, await _spend(budgets), account, address)
+        return Attempt(self, await spend_all(budgets), account, address)
 
     async def sign_up(self, account: str, address: str) -> Attempt:
         """Spend a sign-up of this address (kept even when it succeeds)."""
-        await _spend([(self.per_address, address)])
+        await spend_all([(self.per_address, address)])
         return Attempt(self, [], account, address)
 
     async def refresh(self, address: str) -> Attempt:
         """Spend a refresh attempt of this address."""
-        return Attempt(self, await _spend([(self.refreshes_per_address, address)]))
+        return Attempt(self, await spend_all([(self.refreshes_per_address, address)]))
 
 
 @dataclass(frozen=True)

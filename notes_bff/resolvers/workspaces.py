@@ -11,8 +11,8 @@ from notes_bff.context import Context
 from notes_bff.errors import BadInput, Conflict, NotFound
 from notes_bff.models import Member, Note, Notification, NotificationKind, Role, User, Workspace
 from notes_bff.models.clock import now
+from notes_bff.ratelimit import refund, spend_all
 from notes_bff.resolvers.access import require_role, workspace_for_change
-from notes_bff.resolvers.member_lookups import MemberLookup
 from notes_bff.resolvers.notifications import notify
 from notes_bff.validation import (
     DESCRIPTION_MAX,
@@ -93,16 +93,23 @@ async def delete_workspace(ctx: Context, raw_id: str) -> PydanticObjectId:
 
 
 async def add_member(ctx: Context, raw_id: str, raw_email: str, role: Role) -> Member:
-    """Add a registered user by email (owners only); addresses without an account spend a
-    lookup budget (``MemberLookup``)."""
+    """Add a registered user by email (owners only).
+
+    The answer tells an owner that an address has no account, and anyone signed in can own a
+    workspace: such misses spend budgets per user and per client address (spent before the
+    lookup, so concurrent ones cannot overdraw; given back when the account exists, since
+    adding and notifying that user is no quiet probe)."""
     viewer = ctx.require_viewer()
     workspace = await workspace_for_change(ctx, raw_id, Role.OWNER, "workspaceId")
     address = email("email", raw_email)
-    lookup = await MemberLookup.spend(ctx, viewer)
+    limits = ctx.rate_limits
+    lookup = await spend_all(
+        [(limits.member_lookup, str(viewer)), (limits.member_lookup_ip, ctx.client_ip)]
+    )
     user = await User.find_one({"email": address})
     if user is None or user.id is None:
         raise NotFound("No user is registered with that email.")
-    await lookup.found()
+    await refund(lookup)
     member = Member(user_id=user.id, role=role)
     try:
         workspace = await _apply(
