@@ -18,13 +18,13 @@ serve: $(STAMP)
 
 ## test: lint, type-check and run the whole test suite against real embedded servers
 test: $(STAMP)
-	$(BIN)/ruff check notes_bff tests bench
+	$(BIN)/ruff check notes_bff tests bench scripts
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -rs
 
 lint: $(STAMP)
-	$(BIN)/ruff check notes_bff tests bench
-	$(BIN)/ruff format --check notes_bff tests bench
+	$(BIN)/ruff check notes_bff tests bench scripts
+	$(BIN)/ruff format --check notes_bff tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     persisted_queries: PersistedQueriesMode = PersistedQueriesMode.APQ
     graphiql: bool | None = None
+    # GraphiQL's npm files from this base URL (``<package>@<version>/<path>`` under it, as on
+    # unpkg.com or cdn.jsdelivr.net/npm, or a mirror) instead of the server's own copies.
+    graphiql_assets_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
     introspection: bool | None = None
     apq_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     max_document_bytes: int = Field(default=100_000, ge=1024)
@@ -128,6 +131,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("graphiql_assets_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else None
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

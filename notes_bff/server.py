@@ -14,7 +14,7 @@ from pymongo.monitoring import CommandListener
 from notes_bff.auth.passwords import Passwords
 from notes_bff.config import Settings
 from notes_bff.db import mongo_context, redis_context
-from notes_bff.http import middlewares
+from notes_bff.http import graphiql, middlewares
 from notes_bff.http.idempotency import idempotency
 from notes_bff.http.view import NotesGraphQLView
 from notes_bff.keys import METRICS, MONGO, MONGO_READY, PASSWORDS, REDIS, SETTINGS
@@ -140,6 +140,8 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    if settings.graphiql_enabled:
+        app.router.add_get(graphiql.STATIC_PATH + "{path:.+}", graphiql.static_file)
     return app
 
 

@@ -26,6 +26,11 @@ CORS_HEADERS = (
     "Content-Type, Authorization, Apollo-Require-Preflight, X-Apollo-Operation-Name, "
     "X-Requested-With, X-Request-Id, Idempotency-Key"
 )
+# Response headers a page of another allowed origin may read (docs/frontend.md).
+CORS_EXPOSED_HEADERS = (
+    "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Request-Id, "
+    "Idempotent-Replayed"
+)
 # Brotli quality 4 compresses JSON answers within 5 % of quality 5 for 60 % of its CPU
 # time. Bodies from OFF_LOOP_BYTES on (0.5 ms of compression and more) are compressed in
 # threads of their own: brotli and zlib release the GIL, so the loop keeps serving, and
@@ -109,6 +114,8 @@ def cors(settings: Settings) -> web.middleware:  # type: ignore[valid-type]
                 response.headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = "GET, POST, OPTIONS"
                 response.headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = CORS_HEADERS
                 response.headers[hdrs.ACCESS_CONTROL_MAX_AGE] = "600"
+            else:
+                response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = CORS_EXPOSED_HEADERS
         response.headers.add(hdrs.VARY, "Origin")
         return response
 

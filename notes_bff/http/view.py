@@ -20,6 +20,7 @@ from strawberry.types.unset import UnsetType
 from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.context import Context
 from notes_bff.errors import AppError, BadInput, Forbidden, ServiceUnavailable
+from notes_bff.http import graphiql
 from notes_bff.http.admission import admit
 from notes_bff.http.responses import error_response
 from notes_bff.http.sockets import SocketRegistry
@@ -52,15 +53,6 @@ STATUS_OF_CODE = {
     "RATE_LIMITED": 429,
     "SERVICE_UNAVAILABLE": 503,
 }
-
-
-# Strawberry's GraphiQL page: inline bootstrap script and styles, assets from unpkg.com.
-GRAPHIQL_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; "
-    "style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https://unpkg.com; "
-    "font-src 'self' data: https://unpkg.com; connect-src 'self' ws: wss:; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 
 
 def is_simple_request(request: web.Request) -> bool:
@@ -194,10 +186,9 @@ class NotesGraphQLView(GraphQLView[Context, None]):
         return result
 
     async def render_graphql_ide(self, request: web.Request) -> web.Response:
-        """GraphiQL, with a Content-Security-Policy that allows only what the page loads."""
-        response = await super().render_graphql_ide(request)
-        response.headers["Content-Security-Policy"] = GRAPHIQL_CSP
-        return response
+        """GraphiQL from the server's own files, with a Content-Security-Policy that allows
+        only what the page loads (``http/graphiql.py``)."""
+        return graphiql.page(request.app[SETTINGS])
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """GraphiQL for a browser's page load only: not for a hash-only (APQ) GET."""

@@ -1,7 +1,7 @@
 // Apollo Client's persisted-queries link against a running notes-bff: miss, register, hit.
 // Usage: node apq.mjs URL TOKEN GET|POST ; prints one JSON line per request seen by fetch.
-import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client/core/index.js";
-import { createPersistedQueryLink } from "@apollo/client/link/persisted-queries/index.js";
+import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client";
+import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { createHash } from "node:crypto";
 
 const [url, token, method] = process.argv.slice(2);
@@ -21,7 +21,7 @@ const recordingFetch = async (input, init) => {
   return response;
 };
 const sha256 = (text) => createHash("sha256").update(text).digest("hex");
-const link = createPersistedQueryLink({ sha256, useGETForHashedQueries: method === "GET" }).concat(
+const link = new PersistedQueryLink({ sha256, useGETForHashedQueries: method === "GET" }).concat(
   new HttpLink({ uri: `${url}/graphql`, fetch: recordingFetch, headers: { authorization: `Bearer ${token}` } }),
 );
 const client = new ApolloClient({ link, cache: new InMemoryCache(), defaultOptions: { query: { fetchPolicy: "no-cache" } } });
