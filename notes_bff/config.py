@@ -10,7 +10,7 @@ import ipaddress
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -124,6 +124,37 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     log_json: bool | None = None
+    # Logs: the least severe level written; an operation slower than this logs a
+    # `slow_operation` line (at warning) instead of its `operation` line.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    slow_operation_ms: float = Field(default=1000.0, gt=0)
+    # Metrics: distinct operation names one process labels; later names are counted as
+    # `other`, so clients cannot grow the series without bound.
+    metrics_max_operations: int = Field(default=200, ge=1)
+    # Traces (the `tracing` extra): exported by OTLP/HTTP to this base URL (or to the standard
+    # OTEL_EXPORTER_OTLP_ENDPOINT); off when neither is set.
+    otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    # Shutdown: after SIGTERM, /readyz answers 503 for this long while the server still serves
+    # (unset: 5 s in production, 0 in development); then requests get the graceful timeout to
+    # finish. A gunicorn worker silent for worker_timeout_seconds is restarted; idle keep-alive
+    # connections close after keepalive_seconds (keep it above the load balancer's).
+    drain_seconds: int | None = Field(default=None, ge=0)
+    graceful_timeout_seconds: int = Field(default=15, ge=1)
+    worker_timeout_seconds: int = Field(default=60, ge=1)
+    keepalive_seconds: int = Field(default=75, ge=1)
+    # Full-text search (docs/search.md). The host's index lives in SEARCH_DIR (default
+    # DATA_DIR/search); one worker per host writes it, all read it.
+    search_enabled: bool = True
+    search_dir: Path | None = None
+    # How long a search waits for the index to apply the events already logged in the
+    # viewer's workspaces (read your writes); 0 searches whatever the index holds.
+    search_freshness_wait_seconds: float = Field(default=1.0, ge=0)
+    # The indexer gathers the events of this long after a first one into one commit.
+    search_batch_delay_seconds: float = Field(default=0.05, ge=0)
+    search_reconcile_interval_seconds: float = Field(default=600.0, gt=0)
+    # `filter.search` on note lists keeps the best this many matches.
+    search_filter_limit: int = Field(default=2000, ge=1, le=10_000)
+    search_writer_heap_mb: int = Field(default=64, ge=16)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

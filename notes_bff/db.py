@@ -38,6 +38,7 @@ from notes_bff.keys import (
 )
 from notes_bff.migrations import backfill_email_skeletons
 from notes_bff.models import DOCUMENT_MODELS
+from notes_bff.observability.services import ObservedRedis
 from notes_bff.persisted.store import DocumentStore
 from notes_bff.ratelimit import AuthLimits, RateLimiter, RateLimits
 from notes_bff.realtime.hub import Realtime
@@ -120,7 +121,8 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
     if settings.redis_url is None:
         raise RuntimeError("NOTES_BFF_REDIS_URL is not set (the CLI starts an embedded server)")
     name = f"notes-bff:{os.getpid()}"
-    client = Redis(
+    client = ObservedRedis(
+        app[METRICS],
         connection_pool=BlockingConnectionPool.from_url(
             settings.redis_url,
             max_connections=REDIS_POOL_SIZE,
@@ -133,7 +135,7 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
             # such a command on a fresh connection instead of failing the request.
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
             retry_on_error=[RedisConnectionError],
-        )
+        ),
     )
     # The broker's one pub/sub connection waits for messages: no socket timeout, but PINGs.
     broker_client = Redis.from_url(

@@ -1,15 +1,34 @@
-"""Structured logging (structlog): JSON lines in production, readable lines in development."""
+"""Structured logging (structlog): JSON lines in production, readable lines in development.
+
+Every line carries the process id (which worker), what is bound to the context (the
+``request_id`` of the request being served) and, while tracing, the current ``trace_id`` and
+``span_id``.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import structlog
 
+from notes_bff.config import Settings
+from notes_bff.observability.tracing import add_trace_ids
 
-def configure_logging(*, json: bool, level: int = logging.INFO) -> None:
-    """Route structlog and the standard library's logging through one renderer."""
+
+def add_pid(logger: Any, method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """structlog processor: the process id (gunicorn workers fork after configuration)."""
+    event["pid"] = os.getpid()
+    return event
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route structlog and the standard library's logging through one renderer, JSON when
+    ``NOTES_BFF_LOG_JSON`` (default: in production), at ``NOTES_BFF_LOG_LEVEL``."""
+    json = settings.log_json if settings.log_json is not None else settings.is_production
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if json
@@ -17,6 +36,8 @@ def configure_logging(*, json: bool, level: int = logging.INFO) -> None:
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_pid,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -42,5 +63,5 @@ def configure_logging(*, json: bool, level: int = logging.INFO) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(settings.log_level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -36,6 +36,7 @@ from cachetools import LRUCache
 from markdown_it import MarkdownIt
 
 from notes_bff.config import Settings
+from notes_bff.observability.scope import count_cache
 
 _MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
 ALLOWED_TAGS = {
@@ -169,6 +170,7 @@ class Renderer:
         """``markdown`` rendered, or :func:`unrendered` after ``timeout`` seconds."""
         key = hashlib.blake2b(markdown.encode(errors="surrogatepass"), digest_size=16).digest()
         cached = self._cache.get(key)
+        count_cache("markdown", cached is not None)
         if cached is not None:
             self.hits += 1
             return cached

@@ -101,7 +101,13 @@ class RateLimiter:
 
     async def take(self, subject: str, cost: int) -> Decision:
         """Spend ``cost`` points of ``subject``'s budget (nothing is spent when refused); a
-        negative ``cost`` gives points back."""
+        negative ``cost`` gives points back. Refusals are counted by budget."""
+        decision = await self._take(subject, cost)
+        if not decision.allowed:
+            self.guard.metrics.rate_limit_rejections.labels(self.name).inc()
+        return decision
+
+    async def _take(self, subject: str, cost: int) -> Decision:
         now = time.time() * 1000
         # The budget's size is part of the key: a new configuration starts fresh budgets
         # instead of reinterpreting state kept under another rate.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,10 +35,14 @@ class SeedReport:
     notes: int
 
 
+# Documents per insert_many.
+CHUNK = 500
+
+
 async def _insert_all(docs: Sequence[Document]) -> None:
-    """Insert in batches of 500, setting each document's new id."""
-    for start in range(0, len(docs), 500):
-        chunk = docs[start : start + 500]
+    """Insert in chunks, setting each document's new id."""
+    for start in range(0, len(docs), CHUNK):
+        chunk = docs[start : start + CHUNK]
         result = await type(chunk[0]).insert_many(list(chunk))
         for doc, new_id in zip(chunk, result.inserted_ids, strict=True):
             doc.id = new_id
@@ -65,8 +69,12 @@ async def seed(
     workspaces: int = 4,
     notes: int = 200,
     seed_value: int = 7,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SeedReport:
-    """Write demo data; the first user is the demo login (``DEMO_EMAIL`` / ``DEMO_PASSWORD``)."""
+    """Write demo data; the first user is the demo login (``DEMO_EMAIL`` / ``DEMO_PASSWORD``).
+
+    Notes are written a chunk at a time; ``progress(written, notes)`` follows each chunk.
+    """
     fake = Faker()
     Faker.seed(seed_value)
     rng = random.Random(seed_value)  # noqa: S311 - demo data, not security
@@ -105,6 +113,7 @@ async def seed(
         )
     await _insert_all(spaces)
     batch: list[Note] = []
+    written = 0
     moment = now()
     for _ in range(notes if spaces else 0):
         space = rng.choice(spaces)
@@ -131,5 +140,10 @@ async def seed(
             )
         note.last_edited_by_id = note.author_id
         batch.append(note)
-    await _insert_all(batch)
-    return SeedReport(len(new_people), len(spaces), len(batch))
+        if len(batch) == CHUNK or written + len(batch) == notes:
+            await _insert_all(batch)
+            written += len(batch)
+            batch = []
+            if progress is not None:
+                progress(written, notes)
+    return SeedReport(len(new_people), len(spaces), written)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import hmac
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
-import orjson
 from aiohttp import web
 from pymongo.monitoring import CommandListener
 
@@ -17,43 +15,19 @@ from notes_bff.db import mongo_context, redis_context
 from notes_bff.http import graphiql, middlewares
 from notes_bff.http.idempotency import idempotency
 from notes_bff.http.view import NotesGraphQLView
-from notes_bff.keys import METRICS, MONGO, MONGO_READY, PASSWORDS, REDIS, SETTINGS
+from notes_bff.keys import METRICS, PASSWORDS, REDIS, SETTINGS
 from notes_bff.logs import configure_logging
 from notes_bff.metrics import Metrics
+from notes_bff.observability import http as observed_http
+from notes_bff.observability import tracing
+from notes_bff.observability.drain import DRAIN, Drain, drain_on_sigterm
+from notes_bff.observability.health import healthz, readyz
+from notes_bff.observability.process import process_metrics
+from notes_bff.observability.services import MongoCommandObserver
 from notes_bff.redis_guard import RedisGuard
 from notes_bff.schema import build_schema
 from notes_bff.schema.limits import Limits
-
-READY_TIMEOUT_S = 2.0
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness: 200 while the process serves."""
-    return web.json_response({"status": "ok"})
-
-
-async def _check(name: str, probe: asyncio.Future[object] | object) -> tuple[str, str | None]:
-    try:
-        await asyncio.wait_for(probe, READY_TIMEOUT_S)  # type: ignore[arg-type]
-    except Exception as exc:
-        return name, f"{type(exc).__name__}: {exc}"[:300]
-    return name, None
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """Readiness: 200 only while MongoDB and Redis both answer; else 503 naming the failures."""
-    app = request.app
-    results = await asyncio.gather(
-        _check("mongodb", app[MONGO].admin.command("ping")),
-        _check("redis", app[REDIS].ping()),
-    )
-    failed = {name: error for name, error in results if error}
-    if "mongodb" not in failed and not app[MONGO_READY].is_set():
-        failed["mongodb"] = "initializing (indexes)"
-    body = {"status": "unavailable" if failed else "ready", "failed": failed}
-    return web.Response(
-        body=orjson.dumps(body), status=503 if failed else 200, content_type="application/json"
-    )
+from notes_bff.search import service as search_service
 
 
 def _may_read_metrics(request: web.Request) -> bool:
@@ -74,6 +48,12 @@ async def metrics(request: web.Request) -> web.Response:
     response.charset = "utf-8"
     response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
     return response
+
+
+async def search_context(app: web.Application) -> AsyncIterator[None]:
+    """The process's search service and, when it wins the host's election, the indexer."""
+    async with search_service.running(app[SETTINGS], app[REDIS], app[METRICS]):
+        yield
 
 
 async def tune_gc(app: web.Application) -> None:
@@ -98,11 +78,12 @@ def create_app(
     ``mongo_listeners`` are pymongo command listeners (tests count round trips with one).
     """
     settings = settings or Settings()
-    app_metrics = Metrics()
+    tracing.configure(settings)
+    app_metrics = Metrics(max_operations=settings.metrics_max_operations)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
-            middlewares.observe(app_metrics),
+            observed_http.observe(app_metrics),
             middlewares.security_headers(settings),
             middlewares.cors(settings),
             middlewares.compression(settings.compress_min_bytes),
@@ -113,8 +94,13 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = app_metrics
     app[PASSWORDS] = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
-    app.cleanup_ctx.append(mongo_context(mongo_listeners))
+    app[DRAIN] = Drain()
+    app.on_response_prepare.append(observed_http.identify_response)
+    app.cleanup_ctx.append(process_metrics)
+    observers = [MongoCommandObserver(app_metrics), *tracing.mongo_listeners()]
+    app.cleanup_ctx.append(mongo_context([*mongo_listeners, *observers]))
     app.cleanup_ctx.append(redis_context)
+    app.cleanup_ctx.append(search_context)
     view = NotesGraphQLView(
         build_schema(
             introspection=settings.introspection_enabled,
@@ -137,18 +123,18 @@ def create_app(
     app.on_shutdown.append(view.sockets.close_all)
     app.router.add_route("GET", "/graphql", view)
     app.router.add_route("POST", "/graphql", view)
+    if settings.graphiql_enabled:
+        app.router.add_get(graphiql.STATIC_PATH + "{path:.+}", graphiql.static_file)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    if settings.graphiql_enabled:
-        app.router.add_get(graphiql.STATIC_PATH + "{path:.+}", graphiql.static_file)
     return app
 
 
 async def gunicorn_app() -> web.Application:
     """Gunicorn target (``notes_bff.server:gunicorn_app``), for aiohttp's gunicorn workers."""
     settings = Settings()
-    configure_logging(
-        json=settings.log_json if settings.log_json is not None else settings.is_production
-    )
-    return create_app(settings)
+    configure_logging(settings)
+    app = create_app(settings)
+    app.on_startup.append(drain_on_sigterm(settings))
+    return app

@@ -77,9 +77,10 @@ def make_settings(
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
         "mongodb_timeout_ms": 3000,
-        # The suite signs up hundreds of users from one address; test_rate_limits.py sets
-        # its own, low limits.
+        # The suite signs up hundreds of users and sends thousands of anonymous operations
+        # from one address; test_rate_limits.py sets its own, low limits.
         "auth_attempts_per_ip": 100_000,
+        "rate_limit_anonymous_points": 10_000_000,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import signal
 import subprocess
@@ -155,8 +156,6 @@ async def test_serve_with_two_gunicorn_workers_sign_up_to_dashboard(server_facto
                 token=token,
             )
             assert dash["dashboard"]["stats"] == {"totalNotes": i + 1, "pinnedNotes": i + 1}
-        async with session.get(f"{server.url}/metrics") as resp:
-            assert "notes_bff_http_requests_total" in await resp.text()
     # One anonymous budget across both workers: a new connection per request spreads them,
     # and exactly the 19 points left after the sign-up are granted.
     statuses = []
@@ -164,7 +163,17 @@ async def test_serve_with_two_gunicorn_workers_sign_up_to_dashboard(server_facto
         for _ in range(25):
             async with fresh.post(f"{server.url}/graphql", json={"query": "{ me { id } }"}) as resp:
                 statuses.append(resp.status)
+        async with fresh.get(f"{server.url}/metrics") as resp:
+            metrics = await resp.text()
     assert statuses == [200] * 19 + [429] * 6
+    # /metrics answers the sum of both workers' counts.
+    for labels, count in [
+        ('operation="anonymous",outcome="ok",type="mutation"', 8),
+        ('operation="anonymous",outcome="ok",type="query"', 25),
+        ('operation="anonymous",outcome="RATE_LIMITED",type="query"', 6),
+    ]:
+        assert f"notes_bff_graphql_operations_total{{{labels}}} {count}.0" in metrics
+    assert 'notes_bff_rate_limit_rejections_total{budget="ip"} 6.0' in metrics
     cmdlines = _cmdlines(_descendants(server.proc.pid))
     assert any(b"secantus" in c for c in cmdlines.values())
     assert any(b"valkey-server" in c for c in cmdlines.values())
@@ -221,6 +230,46 @@ def test_production_refuses_to_start_without_real_services(tmp_path: Path) -> No
     )
 
 
+def _one_line_error(tmp_path: Path, *args: str, **env: str) -> str:
+    """The command's only line of output, which it failed with."""
+    result = subprocess.run(
+        [sys.executable, "-m", "notes_bff", *args],
+        env=_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_version_refusals_in_production_and_unreachable_databases(tmp_path: Path) -> None:
+    version = subprocess.run(
+        [sys.executable, "-m", "notes_bff", "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout == f"notes-bff {importlib.metadata.version('notes-bff')}\n"
+    nowhere = free_port()
+    production = {
+        "NOTES_BFF_ENV": "production",
+        "NOTES_BFF_MONGODB_URI": f"mongodb://127.0.0.1:{nowhere}/?directConnection=true",
+        "NOTES_BFF_REDIS_URL": f"redis://127.0.0.1:{nowhere}/0",
+        "NOTES_BFF_JWT_SECRET": "s" * 40,
+        "NOTES_BFF_MONGODB_TIMEOUT_MS": "300",
+    }
+    assert _one_line_error(tmp_path, "serve", "--demo", **production).startswith(
+        "notes-bff: --demo is refused in production"
+    )
+    assert _one_line_error(tmp_path, "seed", **production).startswith(
+        "notes-bff: seed is refused in production"
+    )
+    unreachable = _one_line_error(tmp_path, "seed", "--force", **production)
+    assert unreachable.startswith(f"notes-bff: MongoDB did not answer: 127.0.0.1:{nowhere}")
+    listing = _one_line_error(tmp_path, "persisted-queries", "list", **production)
+    assert listing.startswith("notes-bff: MongoDB did not answer")
+
+
 def test_every_command_has_help() -> None:
     for args in ([], ["serve"], ["seed"], ["schema"], ["users"], ["users", "disable"]):
         result = subprocess.run(
@@ -244,7 +293,7 @@ def test_seed_command_writes_realistic_data(tmp_path: Path) -> None:
             "--workspaces",
             "2",
             "--notes",
-            "30",
+            "600",
         ],
         env=_env(tmp_path),
         capture_output=True,
@@ -252,7 +301,8 @@ def test_seed_command_writes_realistic_data(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "seeded 5 users, 2 workspaces, 30 notes" in result.stderr
+    assert "seeding notes: 500/600\nseeding notes: 600/600\n" in result.stderr  # a long run
+    assert "seeded 5 users, 2 workspaces, 600 notes" in result.stderr
     assert "demo login: demo@example.com / demo-password" in result.stderr
 
 

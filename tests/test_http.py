@@ -173,8 +173,9 @@ async def test_readiness_and_requests_when_services_are_down(
     client = dead_services_client
     assert (await client.get("/healthz")).status == 200
     ready = await client.get("/readyz")
-    assert ready.status == 503
-    assert set((await ready.json())["failed"]) == {"mongodb", "redis"}
+    body = await ready.json()
+    assert (ready.status, body["status"]) == (503, "unavailable")
+    assert (set(body["failed"]), set(body["degraded"])) == ({"mongodb"}, {"redis"})
     resp = await client.post(
         "/graphql",
         json={

@@ -1,27 +1,20 @@
-"""Middlewares: request ids and access logs, JSON errors, CORS, security headers, compression."""
+"""Middlewares: JSON errors, CORS, security headers, compression (request ids, access logs
+and metrics: ``observability/http.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import re
-import time
-import uuid
 import zlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import brotli
-import structlog
 from aiohttp import hdrs, web
 
 from notes_bff.config import Settings
 from notes_bff.http.responses import error_response
-from notes_bff.keys import REQUEST_ID
-from notes_bff.metrics import Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-log = structlog.get_logger("notes_bff.access")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 CORS_HEADERS = (
     "Content-Type, Authorization, Apollo-Require-Preflight, X-Apollo-Operation-Name, "
     "X-Requested-With, X-Request-Id, Idempotency-Key"
@@ -39,46 +32,6 @@ BROTLI_QUALITY = 4
 GZIP_LEVEL = 6
 OFF_LOOP_BYTES = 64 * 1024
 _compressors = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
-
-
-def _route_name(request: web.Request) -> str:
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unmatched"
-
-
-def observe(metrics: Metrics) -> web.middleware:  # type: ignore[valid-type]
-    """Give each request an id (or keep a sane ``X-Request-Id``), log and measure it."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        incoming = request.headers.get("X-Request-Id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request[REQUEST_ID] = request_id
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
-            elapsed = time.perf_counter() - started
-            route = _route_name(request)
-            metrics.requests.labels(route, request.method, str(status)).inc()
-            metrics.latency.labels(route).observe(elapsed)
-            log.info(
-                "request",
-                request_id=request_id,
-                method=request.method,
-                path=request.path,
-                status=status,
-                ms=round(elapsed * 1000, 1),
-            )
-        response.headers["X-Request-Id"] = request_id
-        return response
-
-    return middleware
 
 
 @web.middleware

@@ -1,14 +1,31 @@
-"""The base of every loader: a shared result is never cancelled by one of its awaiters."""
+"""The base of every loader: a shared result is never cancelled by one of its awaiters, and
+every batch is measured (its size) and traced."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from notes_bff.observability import tracing
+from notes_bff.observability.scope import current_scope
+
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+async def _observed(
+    name: str, load: Callable[[list[K]], Awaitable[list[V]]], keys: list[K]
+) -> list[V]:
+    """One batch: its size in ``notes_bff_dataloader_batch_size``, and a span."""
+    scope = current_scope()
+    if scope is not None:
+        scope.metrics.dataloader_batch_size.labels(name).observe(len(keys))
+    with tracing.span("dataloader.batch", {"dataloader.name": name, "dataloader.keys": len(keys)}):
+        return await load(keys)
 
 
 class Loader(DataLoader[K, V]):
@@ -18,6 +35,10 @@ class Loader(DataLoader[K, V]):
     sibling field failed), cancelling the shared future itself would raise CancelledError in
     every other resolver awaiting it, and so in the request: each awaiter gets its own shield.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batch_load_fn = partial(_observed, type(self).__name__, self.batch_load_fn)
 
     def load(self, key: K) -> asyncio.Future[V]:
         """The value for ``key`` (batched with the others of this tick)."""

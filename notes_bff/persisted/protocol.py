@@ -34,6 +34,7 @@ class Resolved:
     ``register_as`` is set for an APQ registration: once the document has parsed and
     validated (``cached.validated``), it is stored under that hash, as Apollo Server does.
     ``operation_type`` is filled in once the document is known (``query``, ``mutation``…).
+    ``digest`` is the SHA-256 of a persisted document (for logs).
     """
 
     query: str | None
@@ -41,6 +42,7 @@ class Resolved:
     register_as: str | None = None
     store: DocumentStore | None = None
     operation_type: str | None = None
+    digest: str | None = None
 
     @property
     def registration_cost(self) -> int:
@@ -109,9 +111,10 @@ async def resolve(
     if digest is not None and query is not None and sha256_hex(query) != digest:
         raise PersistedQueryError("BAD_USER_INPUT", "provided sha does not match query")
     if mode is PersistedQueriesMode.TRUSTED:
-        cached = await store.trusted(digest or sha256_hex(query or ""))
+        digest = digest or sha256_hex(query or "")
+        cached = await store.trusted(digest)
         if cached is not None:
-            return Resolved(cached.text, cached)
+            return Resolved(cached.text, cached, digest=digest)
         if query is None:
             raise PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
         raise PersistedQueryError(
@@ -125,6 +128,6 @@ async def resolve(
         cached = await store.automatic(digest)
         if cached is None:
             raise PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-        return Resolved(cached.text, cached)
+        return Resolved(cached.text, cached, digest=digest)
     cached = CachedDocument(text=query, trusted=False)
-    return Resolved(query, cached, register_as=digest, store=store)
+    return Resolved(query, cached, register_as=digest, store=store, digest=digest)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -55,13 +56,17 @@ class Subscription:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    def offer(self, delivery: Delivery) -> None:
-        """Queue a delivery; on overflow end the subscription as too slow."""
+    def offer(self, delivery: Delivery) -> bool:
+        """Queue a delivery; on overflow end the subscription as too slow (False when this
+        delivery is the one that cut it off)."""
         if len(self.queue) >= self.queue_size:
+            cut_off = self.reason is None
             self.end(SlowSubscriber)
-        elif self.reason is None:
+            return not cut_off
+        if self.reason is None:
             self.queue.append(delivery)
             self._wake()
+        return True
 
     def end(self, reason: Callable[[], Exception]) -> None:
         """Stop delivering: the iteration raises ``reason()`` (once its queue is drained)."""
@@ -135,9 +140,10 @@ class Broker:
         event = Event.decode(payload, None if event_id == b"-" else event_id.decode())
         subscribers = self._subscribers.get(event.topic)
         if subscribers:
-            delivery = Delivery(event)
+            delivery = Delivery(event, live=True)
             for subscription in list(subscribers):
-                subscription.offer(delivery)
+                if not subscription.offer(delivery):
+                    self.metrics.slow_subscribers.inc()
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -159,6 +165,7 @@ class Broker:
                     )
                     if message is not None and message["type"] == "message":
                         self.dispatch(message["data"])
+                    self.metrics.background_success.labels("broker").set(time.time())
             except REDIS_OUTAGES as exc:
                 if self._stopping:
                     return

@@ -18,10 +18,12 @@ class Delivery:
     The loaders are new for every event (never stale) and shared, so N local subscribers
     resolving the same note cost one batch of queries, not N. :meth:`shared` runs any other
     piece of work (the rendering of a subscription document, the online list) once.
+    ``live`` is set for an event just published (not one replayed from the log).
     """
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, *, live: bool = False) -> None:
         self.event = event
+        self.live = live
         self._loaders: Loaders | None = None
         self._shared: dict[Hashable, asyncio.Future[Any]] = {}
 

@@ -81,9 +81,10 @@ class EventLog:
         )
         return new_id.decode() if isinstance(new_id, bytes) else str(new_id)
 
-    async def publish(self, event: Event) -> None:
-        """Publish an event that is not logged (notifications, presence, membership)."""
-        await self.redis.publish(CHANNEL, b"-|" + event.encode())
+    async def publish(self, event: Event) -> int:
+        """Publish an event that is not logged (notifications, presence, membership); how
+        many processes received it."""
+        return int(await self.redis.publish(CHANNEL, b"-|" + event.encode()))
 
     async def replay(self, workspace_id: str, after: str) -> list[Event]:
         """The retained events after ``after``; ``EVENT_HISTORY_EXPIRED`` if some are gone."""

@@ -27,6 +27,7 @@ class Realtime:
         self.presence = Presence(redis)
         self.connections = ConnectionSlots(redis)
         self.guard = RedisGuard("events", metrics)
+        self.metrics = metrics
 
     async def note_changed(self, kind: str, workspace_id: str, note_id: str, actor_id: str) -> None:
         """CREATED, UPDATED or DELETED: logged (for resume) and published."""
@@ -38,12 +39,17 @@ class Realtime:
             actor_id=actor_id,
             at=time.time(),
         )
-        await self.guard.call(lambda: self.log.append(event))
+        self._published(await self.guard.call(lambda: self.log.append(event)))
 
     async def _broadcast(self, topic: str, kind: str, **fields: str | None) -> None:
         """Publish an event that is not logged."""
         event = Event(topic=topic, kind=kind, at=time.time(), **fields)
-        await self.guard.call(lambda: self.log.publish(event))
+        self._published(await self.guard.call(lambda: self.log.publish(event)))
+
+    def _published(self, outcome: object) -> None:
+        """Count an event Redis took (``None``: it did not answer)."""
+        if outcome is not None:
+            self.metrics.events_published.inc()
 
     async def membership_changed(self, workspace_id: str, actor_id: str, subject_id: str) -> None:
         """A member was removed or changed role, or the workspace was deleted."""

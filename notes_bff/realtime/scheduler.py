@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from datetime import timedelta
 
 import structlog
@@ -63,6 +64,8 @@ class DueSoonScheduler:
                     await self.scan()
                 except Exception:
                     log.exception("due_soon_scan_failed")
+                else:
+                    self.guard.metrics.background_success.labels("due_soon").set(time.time())
 
     async def scan(self) -> int:
         """One round: notify every note newly due within 24 hours; how many were notified."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import structlog
 from pymongo.errors import DuplicateKeyError
 
 from notes_bff.auth.cookies import REFRESH_COOKIE, clear_auth_cookies, set_auth_cookies
@@ -12,6 +13,8 @@ from notes_bff.context import Context
 from notes_bff.errors import Conflict, Unauthenticated
 from notes_bff.models import User
 from notes_bff.validation import NAME_LENGTH, email, password, single_line
+
+log = structlog.get_logger("notes_bff.auth")
 
 
 def _signed_in(ctx: Context, issued: IssuedTokens) -> None:
@@ -58,10 +61,12 @@ async def log_in(ctx: Context, raw_email: str, raw_password: str) -> IssuedToken
     attempt = await ctx.limit_auth(ctx.rate_limits.auth.log_in(address, ctx.client_ip))
     user = await User.find_one({"email": address})
     if not await ctx.passwords.verify(user.password_hash if user else None, raw_password):
+        log.info("log_in_refused", reason="credentials", client_ip=ctx.client_ip)
         raise Unauthenticated("Wrong email or password.")
     assert user is not None
     assert user.id is not None
     if user.disabled:
+        log.info("log_in_refused", reason="disabled", user_id=str(user.id))
         raise Unauthenticated("This account is disabled.")
     issued = await ctx.sessions.start(user.id)
     await attempt.succeeded()

@@ -12,6 +12,9 @@ from beanie import PydanticObjectId
 
 from notes_bff.models import Note, NotePriority
 from notes_bff.pagination import Page, SortSpec, beanie_sort, keyset_page
+from notes_bff.search import service as search_service
+from notes_bff.search.backend import Filters
+from notes_bff.search.query import ParsedQuery, parse
 from notes_bff.validation import object_id, page_size, search_pattern, tags
 
 
@@ -46,7 +49,10 @@ class NoteQuery:
     author_id: PydanticObjectId | None = None
     assignee_id: PydanticObjectId | None = None
     include_archived: bool = False
+    # The literal regular expression of `filter.search` (while the search index is not
+    # available), and the same text as a query of the search engine.
     search: str | None = None
+    text: ParsedQuery | None = None
 
     @classmethod
     def parse(
@@ -73,7 +79,35 @@ class NoteQuery:
             assignee_id=object_id("filter.assigneeId", assignee_id) if assignee_id else None,
             include_archived=bool(include_archived),
             search=search_pattern("filter.search", search) if search else None,
+            text=parse("filter.search", search) if search else None,
         )
+
+
+def search_filters(query: NoteQuery) -> Filters:
+    """The search engine's form of a filter's conditions (all but the text)."""
+    return Filters(
+        tags=tuple(query.tags),
+        is_pinned=query.is_pinned,
+        priority_ranks=tuple(p.rank for p in query.priorities),
+        due_before=query.due_before,
+        due_after=query.due_after,
+        author_id=str(query.author_id) if query.author_id else None,
+        assignee_id=str(query.assignee_id) if query.assignee_id else None,
+        include_archived=query.include_archived,
+    )
+
+
+# `notes_filter` leaves a text search under this key for `page_of_notes`, which resolves it
+# with the search engine (MongoDB refuses the key, should it ever reach it unresolved).
+TEXT_SEARCH = "$textSearch"
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """A ``filter.search`` to resolve: its query and the workspaces it may match in."""
+
+    query: NoteQuery
+    workspace_ids: tuple[PydanticObjectId, ...]
 
 
 def notes_filter(workspace_ids: Sequence[PydanticObjectId], query: NoteQuery) -> dict[str, Any]:
@@ -106,9 +140,32 @@ def notes_filter(workspace_ids: Sequence[PydanticObjectId], query: NoteQuery) ->
     if query.assignee_id is not None:
         flt["assignee_ids"] = query.assignee_id
     if query.search:
-        pattern = {"$regex": query.search, "$options": "i"}
-        flt["$or"] = [{"title": pattern}, {"content": pattern}, {"tags": pattern}]
+        flt[TEXT_SEARCH] = TextSearch(query, tuple(ids))
     return flt
+
+
+async def resolve_text_search(flt: dict[str, Any]) -> dict[str, Any]:
+    """``flt`` with its text search resolved: the ids of the engine's best matches, or the
+    literal case-insensitive regular expression while the engine is off or not yet built."""
+    search = flt.get(TEXT_SEARCH)
+    if search is None:
+        return flt
+    resolved = {k: v for k, v in flt.items() if k != TEXT_SEARCH}
+    service = search_service.active()
+    ids = None
+    if service is not None and search.query.text is not None:
+        ids = await service.matching_ids(
+            search.query.text,
+            viewer_id=None,
+            workspace_ids=[str(w) for w in search.workspace_ids],
+            filters=search_filters(search.query),
+        )
+    if ids is None:
+        pattern = {"$regex": search.query.search, "$options": "i"}
+        resolved["$or"] = [{"title": pattern}, {"content": pattern}, {"tags": pattern}]
+    else:
+        resolved["_id"] = {"$in": [PydanticObjectId(i) for i in ids]}
+    return resolved
 
 
 _INDEX_BY_SORT_KEY = {
@@ -141,6 +198,7 @@ async def page_of_notes(
     flt: dict[str, Any], sort: NoteSort, first: int, after: str | None
 ) -> Page[Note]:
     """The ``first`` notes matching ``flt`` after the ``after`` cursor, in ``sort`` order."""
+    flt = await resolve_text_search(flt)
     spec = SORT_SPECS[sort]
     return await keyset_page(Note, flt, sort.value, spec, first, after, index_for(flt, spec))
 

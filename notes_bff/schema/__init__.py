@@ -12,6 +12,7 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from notes_bff.observability.operations import OperationObserver
 from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
 from notes_bff.schema.document_cache import CachedDocuments
 from notes_bff.schema.errors import ErrorCodes
@@ -35,7 +36,9 @@ class NotesSchema(strawberry.Schema):
 def build_schema(*, introspection: bool = True, limits: Limits | None = None) -> NotesSchema:
     """The schema; ``introspection=False`` refuses ``__schema``/``__type`` queries."""
     operation_limits = limits or Limits()
+    # OperationObserver first: it wraps the others and sees the errors once ErrorCodes coded them.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        OperationObserver,
         ErrorCodes,
         lambda: OperationLimits(operation_limits),
         RateLimitExtension,

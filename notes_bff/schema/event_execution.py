@@ -15,9 +15,10 @@ rendered once per viewer instead.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from graphql import ExecutionResult
@@ -36,7 +37,11 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from notes_bff.context import Context, ViewerReads, current_delivery, recording_viewer_reads
 from notes_bff.keys import METRICS
+from notes_bff.observability import tracing
 from notes_bff.realtime.delivery import Delivery, ready
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,13 @@ def _viewer(context: object) -> str | None:
     return claims.user_id if claims is not None else None
 
 
-def _count(context: object, rendered: bool) -> None:
+def _count(context: object, rendered: bool, delivery: Delivery | None = None) -> None:
+    """Count a rendering, or a delivery (with its lag since publication, if it is live)."""
     if isinstance(context, Context):
         metrics = context.request.app[METRICS]
         (metrics.events_rendered if rendered else metrics.events_delivered).inc()
+        if delivery is not None and delivery.live:
+            metrics.delivery_lag.observe(max(time.time() - delivery.event.at, 0.0))
 
 
 _UNSET: Any = object()
@@ -68,8 +76,8 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         """The event's executor: a shared rendering when the source stream yielded an event
         of a delivery, else graphql-core's own (a copy of this executor)."""
-        _count(self.context_value, rendered=False)
         delivery = current_delivery()
+        _count(self.context_value, rendered=False, delivery=delivery)
         key = self._sharing_key()
         if delivery is None or key is None:
             _count(self.context_value, rendered=True)
@@ -166,12 +174,22 @@ class _SharedEvent:
         """Execute, noting whether anything read the viewer, here or after an await."""
         executor = Executor.build_per_event_executor(self.subscription, self.payload)
         _count(executor.context_value, rendered=True)
-        with recording_viewer_reads() as reads:
+        attributes = {"event.kind": self.delivery.event.kind}
+        with (
+            recording_viewer_reads() as reads,
+            tracing.span("graphql.subscription.render", attributes, end=False) as span,
+        ):
             result = executor.execute_operation(serially)
             if isinstance(result, Awaitable):
                 # The task copies the context now, so the recording goes on inside it.
-                return asyncio.ensure_future(self._finish(result, reads))
+                return asyncio.ensure_future(self._finish(result, reads, span))
+        tracing.finish(span)
         return ready(_Rendered(cast("ExecutionResult", result), self.viewer, reads.seen))
 
-    async def _finish(self, result: Awaitable[Any], reads: ViewerReads) -> _Rendered:
-        return _Rendered(await result, self.viewer, reads.seen)
+    async def _finish(
+        self, result: Awaitable[Any], reads: ViewerReads, span: Span | None
+    ) -> _Rendered:
+        try:
+            return _Rendered(await result, self.viewer, reads.seen)
+        finally:
+            tracing.finish(span)

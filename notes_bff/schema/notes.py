@@ -13,6 +13,7 @@ from notes_bff.pagination import Page
 from notes_bff.resolvers.note_queries import NoteQuery
 from notes_bff.schema.enums import NotePriority
 from notes_bff.schema.info import Info
+from notes_bff.schema.suggestions import SUGGESTIONS_FIELD, NoteSuggestion
 from notes_bff.schema.users import UserType, load_user, load_users
 from notes_bff.schema.workspaces import WorkspaceType
 from notes_bff.validation import bounded_int
@@ -38,6 +39,7 @@ class NoteType:
     created_at: datetime
     updated_at: datetime
     doc: strawberry.Private[NoteDoc]
+    suggestions: list[NoteSuggestion] = SUGGESTIONS_FIELD
 
     @classmethod
     def from_document(cls, doc: NoteDoc) -> NoteType:

@@ -25,6 +25,7 @@ from notes_bff.schema.notes import (
 )
 from notes_bff.schema.notifications import NotificationConnection
 from notes_bff.schema.rate_limits import RateLimit
+from notes_bff.schema.search import SearchQuery, SuggestionMutation
 from notes_bff.schema.users import UserType
 from notes_bff.schema.workspaces import MemberType, WorkspaceType
 from notes_bff.validation import object_id
@@ -57,7 +58,7 @@ def _bulk(outcome: note_writes.BulkOutcome) -> BulkResult:
 
 
 @strawberry.type
-class Query:
+class Query(SearchQuery):
     """Reads."""
 
     @strawberry.field(description="The authenticated user, or null for an anonymous request.")
@@ -146,7 +147,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(SuggestionMutation):
     """Writes."""
 
     @strawberry.mutation

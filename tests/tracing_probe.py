@@ -1,0 +1,71 @@
+"""One traced request, in a process of its own (OpenTelemetry's state is process-wide).
+
+``python -m tests.tracing_probe SETTINGS_JSON TRACEPARENT`` serves the application with an
+in-memory span exporter, sends one operation with that ``traceparent``, and prints the spans
+of that request, its response's ``traceparent`` and the JSON log lines it wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import sys
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from notes_bff.config import Settings
+from notes_bff.logs import configure_logging
+from notes_bff.observability import tracing
+from notes_bff.server import create_app
+
+SIGN_UP = (
+    'mutation { signUp(input: {email: "probe@example.com", password: "long enough", '
+    'name: "Probe"}) { accessToken } }'
+)
+WORKSPACE = 'mutation { createWorkspace(input: {name: "Traced"}) { id } }'
+BOARD = "query Board { workspaces { name owner { name } } }"
+
+
+async def main(settings: Settings, traceparent: str) -> dict[str, Any]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use(provider)
+    logs = io.StringIO()
+    configure_logging(settings)
+    logging.getLogger().handlers[0].setStream(logs)  # type: ignore[attr-defined]
+    async with TestClient(TestServer(create_app(settings))) as client:
+        signed = await (await client.post("/graphql", json={"query": SIGN_UP})).json()
+        auth = {"Authorization": f"Bearer {signed['data']['signUp']['accessToken']}"}
+        await client.post("/graphql", json={"query": WORKSPACE}, headers=auth)
+        exporter.clear()
+        logs.seek(0)
+        logs.truncate()
+        headers = {**auth, "traceparent": traceparent}
+        resp = await client.post("/graphql", json={"query": BOARD}, headers=headers)
+        assert (await resp.json())["data"]["workspaces"][0]["owner"]["name"] == "Probe"
+        finished = exporter.get_finished_spans()  # the request's, not the shutdown's
+    spans = [
+        {
+            "name": span.name,
+            "kind": span.kind.name,
+            "trace_id": format(span.context.trace_id, "032x"),
+            "span_id": format(span.context.span_id, "016x"),
+            "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+        }
+        for span in finished
+    ]
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    return {"spans": spans, "traceparent": resp.headers.get("traceparent"), "logs": lines}
+
+
+if __name__ == "__main__":
+    values = json.loads(sys.argv[1])
+    probe_settings = Settings(_env_file=None, log_json=True, **values)  # type: ignore[call-arg]
+    print(json.dumps(asyncio.run(main(probe_settings, sys.argv[2]))))
