@@ -51,8 +51,10 @@ async def test_operations_services_and_websockets_are_measured(other_app: Any) -
         async with aiohttp.ClientSession() as session:
             url = str(api.client.make_url("/graphql"))
             socket = await GraphQLSocket.open(session, url, token=owner["token"])
-            await socket.subscribe(LIVE, {"w": ws})
-            await api.note(owner, ws)  # the event shows the subscription is running
+            live = await socket.subscribe(LIVE, {"w": ws})
+            await asyncio.sleep(0.2)  # the subscription is registered once its first await runs
+            await api.note(owner, ws)
+            await socket.next(live)  # delivered: the event shows the subscription is running
             during = await _samples(api)
             await socket.close()
         for _ in range(50):  # the server notices the close
