@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck schema bench bench-fanout bench-search clean
+.PHONY: serve test lint typecheck schema bench bench-fanout bench-search bench-collab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench-fanout: $(STAMP)
 ## bench-search: index throughput and query latency at 20,000 notes, beside the old regex search
 bench-search: $(STAMP)
 	$(BIN)/python -m bench.search
+
+## bench-collab: collaborative editing relay latency, 50 notes x 5 y-websocket editors on two hosts (needs node)
+bench-collab: $(STAMP)
+	$(BIN)/python -m bench.collab --notes 50 --editors 5 --rates 1,2,4
 
 clean:
 	rm -rf $(VENV) .notes-bff

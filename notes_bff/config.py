@@ -155,6 +155,19 @@ class Settings(BaseSettings):
     # `filter.search` on note lists keeps the best this many matches.
     search_filter_limit: int = Field(default=2000, ge=1, le=10_000)
     search_writer_heap_mb: int = Field(default=64, ge=16)
+    # Collaborative editing (notes_bff/collab, docs/collaboration.md): the largest websocket
+    # message and document (encoded Yjs state, bytes), how long a ticket may wait to be used,
+    # how often a live document is written back to the note, how often the compactor runs,
+    # how long a merged update stays in the Redis log (a worker that fell further behind
+    # reloads), and the automatic restore points (every so many seconds of editing; kept).
+    collab_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    collab_max_document_bytes: int = Field(default=4 * 1024 * 1024, ge=4096)
+    collab_ticket_ttl_seconds: int = Field(default=60, ge=5)
+    collab_checkpoint_seconds: float = Field(default=2.0, gt=0)
+    collab_compact_interval_seconds: float = Field(default=10.0, gt=0)
+    collab_log_min_age_seconds: float = Field(default=60.0, ge=0)
+    collab_snapshot_interval_seconds: float = Field(default=600.0, gt=0)
+    collab_snapshots_kept: int = Field(default=50, ge=1)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

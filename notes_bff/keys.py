@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from notes_bff.auth.passwords import Passwords
 from notes_bff.auth.sessions import SessionService
+from notes_bff.collab.service import Collaboration
 from notes_bff.config import Settings
 from notes_bff.metrics import Metrics
 from notes_bff.persisted.store import DocumentStore
@@ -25,6 +26,7 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 METRICS = web.AppKey("metrics", Metrics)
 DOCUMENTS = web.AppKey("documents", DocumentStore)
 REALTIME = web.AppKey("realtime", Realtime)
+COLLAB = web.AppKey("collab", Collaboration)
 RATE_LIMITS = web.AppKey("rate_limits", RateLimits)
 # Bytes of Idempotency-Key records each caller may have the server keep.
 IDEMPOTENCY_BUDGET = web.AppKey("idempotency_budget", RateLimiter)

@@ -13,6 +13,8 @@ from notes_bff.auth.passwords import Passwords
 from notes_bff.config import Settings
 from notes_bff.db import mongo_context, redis_context
 from notes_bff.http import graphiql, middlewares
+from notes_bff.http.collab_socket import PATH as COLLAB_PATH
+from notes_bff.http.collab_socket import CollabSocket, collab_context
 from notes_bff.http.idempotency import idempotency
 from notes_bff.http.view import NotesGraphQLView
 from notes_bff.keys import METRICS, PASSWORDS, REDIS, SETTINGS
@@ -100,6 +102,7 @@ def create_app(
     observers = [MongoCommandObserver(app_metrics), *tracing.mongo_listeners()]
     app.cleanup_ctx.append(mongo_context([*mongo_listeners, *observers]))
     app.cleanup_ctx.append(redis_context)
+    app.cleanup_ctx.append(collab_context)
     app.cleanup_ctx.append(search_context)
     view = NotesGraphQLView(
         build_schema(
@@ -123,6 +126,7 @@ def create_app(
     app.on_shutdown.append(view.sockets.close_all)
     app.router.add_route("GET", "/graphql", view)
     app.router.add_route("POST", "/graphql", view)
+    app.router.add_get(COLLAB_PATH, CollabSocket(view.sockets).handle)
     if settings.graphiql_enabled:
         app.router.add_get(graphiql.STATIC_PATH + "{path:.+}", graphiql.static_file)
     app.router.add_get("/healthz", healthz)

@@ -84,8 +84,11 @@ class SocketRegistry:
         async with self._slots:
             await realtime.guard.call(lambda: realtime.connections.release(user, connection))
 
-    async def _take_slot(self, context: Context, user: str) -> bool:
-        realtime, cap = context.realtime, context.settings.max_connections_per_user
+    async def take_slot(
+        self, request: web.Request, realtime: Realtime, cap: int, user: str
+    ) -> bool:
+        """Take one of the user's ``cap`` connection slots for ``request`` (released by
+        :meth:`track`); False when all are taken."""
         connection = uuid.uuid4().hex
         allowed = await realtime.guard.call(
             lambda: realtime.connections.acquire(user, connection, cap)
@@ -94,7 +97,7 @@ class SocketRegistry:
             allowed = list(self.connections.values()).count(user) < cap
         if allowed:
             self.connections[connection] = user
-            context.request[CONNECTION_SLOT] = (user, connection)
+            request[CONNECTION_SLOT] = (user, connection)
             if self._renewal is None or self._renewal.done():
                 self._renewal = asyncio.create_task(self._renew(realtime))
         return allowed
@@ -137,7 +140,8 @@ class SocketRegistry:
             await self._reject(context, CLOSE_UNAUTHORIZED, "Unauthorized: sign in first")
         claims = context.claims
         assert claims is not None
-        if not await self._take_slot(context, claims.user_id):
+        cap = context.settings.max_connections_per_user
+        if not await self.take_slot(request, context.realtime, cap, claims.user_id):
             await self._reject(context, CLOSE_TOO_MANY, "Too many connections for this user")
         if isinstance(context.response, web.WebSocketResponse):
             self.open.add(context.response)

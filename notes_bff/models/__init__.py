@@ -2,6 +2,7 @@
 
 from beanie import Document
 
+from notes_bff.models.collab import CollabSnapshot, CollabState
 from notes_bff.models.note import Note, NotePriority
 from notes_bff.models.notification import Notification, NotificationKind
 from notes_bff.models.persisted_document import PersistedDocument
@@ -16,10 +17,14 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Notification,
     RefreshSession,
     PersistedDocument,
+    CollabState,
+    CollabSnapshot,
 ]
 
 __all__ = [
     "DOCUMENT_MODELS",
+    "CollabSnapshot",
+    "CollabState",
     "Member",
     "Note",
     "NotePriority",

@@ -51,6 +51,10 @@ class Note(Document):
     version: int = 1
     # The due date a DUE_SOON notification was sent for (a new due date notifies again).
     due_soon_sent_for: datetime | None = None
+    # Set once the note has a collaborative document (notes_bff/collab): the position in its
+    # update log that the content covers (a sortable stream id); content then changes through
+    # that document only. None for a note never edited collaboratively.
+    collab_mark: str | None = None
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
 

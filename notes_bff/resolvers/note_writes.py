@@ -11,6 +11,7 @@ from pymongo import ReturnDocument
 
 from notes_bff.context import Context
 from notes_bff.errors import AppError, BadInput, Conflict, NotFound
+from notes_bff.keys import COLLAB
 from notes_bff.models import Note, NotePriority, NotificationKind, Role, Workspace
 from notes_bff.models.clock import now
 from notes_bff.models.note import NO_DUE_DATE
@@ -110,6 +111,15 @@ async def update_note(
     changes = validate_changes(raw)
     _people_are_members(changes, workspace)
     flt: dict[str, Any] = {"_id": before.id}
+    if "content" in changes:
+        if before.collab_mark is not None:  # under collaborative editing: merged, not replaced
+            collab = ctx.request.app[COLLAB]
+            await collab.merge_content(before, changes.pop("content"), viewer, expected_version)
+            if not changes:
+                return await _reloaded(before)
+            expected_version = None
+        else:  # a note opened for collaboration meanwhile is retried (CONFLICT), not replaced
+            flt["collab_mark"] = None
     if expected_version is not None:
         flt["version"] = expected_version
     raw_after = await Note.get_pymongo_collection().find_one_and_update(
@@ -121,9 +131,10 @@ async def update_note(
         return_document=ReturnDocument.AFTER,
     )
     if raw_after is None:
-        if expected_version is not None and await Note.get(before.id) is not None:
+        if await Note.get(before.id) is not None:
             raise Conflict(
-                f"The note changed since version {expected_version}; reload and retry.",
+                f"The note changed since version {expected_version or before.version}; "
+                "reload and retry.",
                 field="expectedVersion",
             )
         raise NotFound("No such note.")
@@ -131,6 +142,14 @@ async def update_note(
     await ctx.realtime.note_changed("UPDATED", str(after.workspace_id), str(after.id), str(viewer))
     await _notify_new_people(ctx, after, before, viewer)
     return after
+
+
+async def _reloaded(note: Note) -> Note:
+    """The note as stored now."""
+    found = await Note.get(note.id)
+    if found is None:
+        raise NotFound("No such note.")
+    return found
 
 
 async def delete_note(ctx: Context, note_id: str) -> PydanticObjectId:
@@ -189,6 +208,12 @@ async def bulk_update_notes(
         assert workspace is not None
         try:
             _people_are_members(changes, workspace)
+            if "content" in changes and note.collab_mark is not None:
+                raise Conflict(
+                    "This note is edited collaboratively: change its content with updateNote, "
+                    "which merges it into the shared document.",
+                    field="input.content",
+                )
             targets.append(note)
         except AppError as exc:
             outcome.failures.append((str(note.id), exc))

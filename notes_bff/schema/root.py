@@ -9,6 +9,7 @@ from notes_bff.resolvers.access import viewer_workspaces, visible_note, visible_
 from notes_bff.resolvers.dashboard import DashboardView
 from notes_bff.resolvers.note_queries import notes_filter, page_of_notes
 from notes_bff.schema.auth import AuthPayload, LogInInput, SignUpInput
+from notes_bff.schema.collab import CollabMutation, CollabQuery
 from notes_bff.schema.dashboard import Dashboard
 from notes_bff.schema.enums import NoteSort, Role
 from notes_bff.schema.info import Info
@@ -58,7 +59,7 @@ def _bulk(outcome: note_writes.BulkOutcome) -> BulkResult:
 
 
 @strawberry.type
-class Query(SearchQuery):
+class Query(SearchQuery, CollabQuery):
     """Reads."""
 
     @strawberry.field(description="The authenticated user, or null for an anonymous request.")
@@ -147,7 +148,7 @@ class Query(SearchQuery):
 
 
 @strawberry.type
-class Mutation(SuggestionMutation):
+class Mutation(CollabMutation, SuggestionMutation):
     """Writes."""
 
     @strawberry.mutation

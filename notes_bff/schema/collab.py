@@ -1,0 +1,132 @@
+"""Collaborative editing in GraphQL: tickets for the ``/collab/<noteId>`` socket, who is
+editing, and restore points. Root-field mixins of ``Query`` and ``Mutation``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from notes_bff.collab.access import note_for, snapshot_for
+from notes_bff.collab.service import Collaboration
+from notes_bff.keys import COLLAB
+from notes_bff.models import CollabSnapshot, Role
+from notes_bff.schema.info import Info
+from notes_bff.schema.notes import NoteType
+from notes_bff.schema.users import UserType, load_users
+from notes_bff.validation import bounded_int, object_id, single_line
+
+LABEL_LENGTH = (1, 100)
+SNAPSHOTS_MAX = 50
+
+
+def _collab(info: Info) -> Collaboration:
+    return info.context.request.app[COLLAB]
+
+
+@strawberry.type(name="NoteSnapshot")
+class NoteSnapshotType:
+    """A restore point: a note's text at one moment."""
+
+    id: strawberry.ID
+    note_id: strawberry.ID
+    label: str | None = strawberry.field(
+        description="Given when made with createNoteSnapshot or before a restore; null for "
+        "automatic restore points."
+    )
+    content: str
+    created_at: datetime
+    doc: strawberry.Private[CollabSnapshot]
+
+    @classmethod
+    def from_document(cls, doc: CollabSnapshot) -> NoteSnapshotType:
+        """Wrap a stored restore point."""
+        return cls(
+            id=strawberry.ID(str(doc.id)),
+            note_id=strawberry.ID(str(doc.note_id)),
+            label=doc.label,
+            content=doc.content,
+            created_at=doc.created_at,
+            doc=doc,
+        )
+
+    @strawberry.field(description="Who made it, or who wrote the text of an automatic one.")
+    async def created_by(self, info: Info) -> UserType | None:
+        author = self.doc.created_by_id
+        found = await load_users(info, [author]) if author else []
+        return found[0] if found else None
+
+
+@strawberry.type
+class CollabQuery:
+    """Reads of collaborative editing."""
+
+    @strawberry.field(
+        description="Who has the note open in a collaborative editor now (any member may ask)."
+    )
+    async def note_editors(self, info: Info, note_id: strawberry.ID) -> list[UserType]:
+        ctx = info.context
+        note = await note_for(
+            ctx.loaders, ctx.require_viewer(), object_id("noteId", note_id), Role.VIEWER
+        )
+        assert note.id is not None
+        editors = await _collab(info).editors(note.id)
+        return await load_users(info, [object_id("noteId", e) for e in editors])
+
+    @strawberry.field(
+        description="The note's restore points, newest first (editors and owners): automatic "
+        "ones while it is edited, named ones, and one before every restore."
+    )
+    async def note_snapshots(
+        self, info: Info, note_id: strawberry.ID, first: int | None = 20
+    ) -> list[NoteSnapshotType]:
+        ctx = info.context
+        count = bounded_int("first", 20 if first is None else first, 1, SNAPSHOTS_MAX)
+        note = await note_for(
+            ctx.loaders, ctx.require_viewer(), object_id("noteId", note_id), Role.EDITOR
+        )
+        assert note.id is not None
+        found = await Collaboration.snapshots(note.id, count)
+        return [NoteSnapshotType.from_document(s) for s in found]
+
+
+@strawberry.type
+class CollabMutation:
+    """Writes of collaborative editing."""
+
+    @strawberry.mutation(
+        description="A short-lived, single-use ticket to open the note's collaboration socket "
+        "(`/collab/<noteId>?ticket=…`); viewers get read-only access."
+    )
+    async def collab_ticket(self, info: Info, note_id: strawberry.ID) -> str:
+        ctx = info.context
+        note = await note_for(
+            ctx.loaders, ctx.require_viewer(), object_id("noteId", note_id), Role.VIEWER
+        )
+        assert note.id is not None
+        assert ctx.claims is not None
+        return await _collab(info).ticket(ctx.claims, note.id)
+
+    @strawberry.mutation(description="A named restore point of the note's text as it is now.")
+    async def create_note_snapshot(
+        self, info: Info, note_id: strawberry.ID, label: str
+    ) -> NoteSnapshotType:
+        ctx = info.context
+        viewer = ctx.require_viewer()
+        name = single_line("label", label, LABEL_LENGTH)
+        note = await note_for(ctx.loaders, viewer, object_id("noteId", note_id), Role.EDITOR)
+        return NoteSnapshotType.from_document(await _collab(info).snapshot(note, viewer, name))
+
+    @strawberry.mutation(
+        description="Make the note read as the restore point again: applied as an edit, so "
+        "anyone editing keeps working; the text before becomes a restore point."
+    )
+    async def restore_note_snapshot(self, info: Info, id: strawberry.ID) -> NoteType:
+        ctx = info.context
+        viewer = ctx.require_viewer()
+        snapshot = await snapshot_for(ctx.loaders, viewer, object_id("id", id))
+        collab = _collab(info)
+        await collab.restore(snapshot, viewer)
+        ctx.loaders.note_by_id.clear(snapshot.note_id)
+        note = await note_for(ctx.loaders, viewer, snapshot.note_id, Role.EDITOR)
+        return NoteType.from_document(note)

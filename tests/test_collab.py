@@ -1,0 +1,388 @@
+"""Collaborative editing over ``/collab/<noteId>`` in process: y-websocket sync, tickets and
+cookies, rights on every message, limits, malformed frames, checkpoints into the note, merged
+``updateNote``, restore points, who is editing. (tests/test_collab_js.py: real Yjs clients
+against several server processes.)"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import DummyCookieJar
+from aiohttp.test_utils import TestClient, TestServer
+from beanie import init_beanie
+from pycrdt import Doc, Text
+
+from notes_bff.collab.protocol import SYNC_UPDATE, sync_message, write_uint
+from notes_bff.config import Settings
+from notes_bff.keys import MONGO
+from notes_bff.models import DOCUMENT_MODELS
+from notes_bff.server import create_app
+from tests.conftest import Api
+from tests.ycollab import YClient, until
+
+TICKET = "mutation($n: ID!) { collabTicket(noteId: $n) }"
+NOTE = "query($n: ID!) { note(id: $n) { content version contentHtml } }"
+MESSAGE_LIMIT = 128 * 1024
+
+
+@pytest.fixture(scope="module")
+async def collab(app_client: TestClient, settings: Settings) -> AsyncIterator[Api]:  # type: ignore[type-arg]
+    """An application with quick checkpoints and small limits, on the session's database."""
+    overrides = {
+        "collab_checkpoint_seconds": 0.1,
+        "collab_max_message_bytes": MESSAGE_LIMIT,
+        "collab_max_document_bytes": 256 * 1024,
+        "cors_origins": "https://app.example.com",
+    }
+    app = create_app(Settings(_env_file=None, **{**settings.model_dump(), **overrides}))  # type: ignore[call-arg]
+    try:
+        async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
+            yield Api(client)
+    finally:
+        main = app_client.server.app
+        await init_beanie(
+            database=main[MONGO][settings.mongodb_db], document_models=DOCUMENT_MODELS
+        )
+
+
+@pytest.fixture
+async def team(collab: Api) -> dict[str, Any]:
+    """An owner, an editor and a viewer of one workspace with one note."""
+    owner, editor, viewer = [await collab.sign_up(n) for n in ("Owner", "Editor", "Viewer")]
+    ws = await collab.workspace(owner)
+    await collab.add(owner, ws, editor, "EDITOR")
+    await collab.add(owner, ws, viewer, "VIEWER")
+    note = await collab.note(owner, ws, content="# Plan\n\nFirst line.\n")
+    return {"owner": owner, "editor": editor, "viewer": viewer, "ws": ws, "note": note["id"]}
+
+
+async def _ticket(api: Api, user: dict[str, Any], note: str) -> str:
+    return str((await api.ok(TICKET, {"n": note}, token=user["token"]))["collabTicket"])
+
+
+async def _open(api: Api, user: dict[str, Any], note: str) -> YClient:
+    client = await YClient.connect(
+        api.client, f"/collab/{note}?ticket={await _ticket(api, user, note)}"
+    )
+    await client.synced.wait()
+    return client
+
+
+async def _content(api: Api, user: dict[str, Any], note: str) -> dict[str, Any]:
+    return dict((await api.ok(NOTE, {"n": note}, token=user["token"]))["note"])
+
+
+async def _stored(api: Api, user: dict[str, Any], note: str, text: str) -> dict[str, Any]:
+    """The note once its content is ``text`` (checkpoints are asynchronous)."""
+    for _ in range(100):
+        found = await _content(api, user, note)
+        if found["content"] == text:
+            break
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def test_two_editors_converge_and_the_note_follows(collab: Api, team: dict[str, Any]) -> None:
+    note = team["note"]
+    a = await _open(collab, team["owner"], note)
+    b = await _open(collab, team["editor"], note)
+    assert str(a) == str(b) == "# Plan\n\nFirst line.\n"
+    before = await _content(collab, team["owner"], note)
+    await a.type(len(str(a)), "From A.\n")
+    await b.type(0, "Title: ")
+    assert await until(lambda: str(a) == str(b) and "From A." in str(a) and "Title" in str(a))
+    final = str(a)
+    stored = await _stored(collab, team["editor"], note, final)
+    assert stored["content"] == final
+    assert stored["version"] > before["version"]
+    assert "<h1>" not in stored["contentHtml"] and "From A." in stored["contentHtml"]
+    await a.close()
+    await b.close()
+    # A new editor loads the same document (persisted state plus log, never the Markdown again).
+    c = await _open(collab, team["owner"], note)
+    assert str(c) == final
+    await c.close()
+
+
+async def test_viewer_receives_but_cannot_write(collab: Api, team: dict[str, Any]) -> None:
+    note = team["note"]
+    editor = await _open(collab, team["editor"], note)
+    viewer = await _open(collab, team["viewer"], note)
+    await viewer.type(0, "VIEWER WAS HERE ")
+    assert await until(lambda: viewer.denied)
+    assert "read-only" in viewer.denied[0]
+    await editor.type(0, "editor ")
+    assert await until(lambda: str(viewer).count("editor ") == 1)
+    assert "VIEWER" not in str(editor)
+    await editor.close()
+    await viewer.close()
+    fresh = await _open(collab, team["owner"], note)
+    assert "VIEWER" not in str(fresh)
+    await fresh.close()
+
+
+async def test_tickets_are_single_use_and_bound_to_one_note(
+    collab: Api, team: dict[str, Any]
+) -> None:
+    note = team["note"]
+    other = (await collab.note(team["owner"], team["ws"], title="Other"))["id"]
+    ticket = await _ticket(collab, team["editor"], note)
+    first = await YClient.connect(collab.client, f"/collab/{note}?ticket={ticket}")
+    await first.synced.wait()
+    again = await YClient.connect(collab.client, f"/collab/{note}?ticket={ticket}")
+    assert await again.closed() == 4401
+    elsewhere = await _ticket(collab, team["editor"], note)
+    wrong = await YClient.connect(collab.client, f"/collab/{other}?ticket={elsewhere}")
+    assert await wrong.closed() == 4401
+    for path in (
+        f"/collab/{note}",
+        f"/collab/{note}?ticket=",
+        f"/collab/{note}?ticket={'x' * 500}",
+    ):
+        refused = await YClient.connect(collab.client, path)
+        assert await refused.closed() == 4401
+    await first.close()
+
+
+async def test_strangers_and_unknown_notes_look_alike(collab: Api, team: dict[str, Any]) -> None:
+    stranger = await collab.sign_up("Stranger")
+    reply = await collab.gql(TICKET, {"n": team["note"]}, token=stranger["token"])
+    assert reply.codes == ["NOT_FOUND"]
+    reply = await collab.gql(TICKET, {"n": "not-an-id"}, token=stranger["token"])
+    assert reply.codes == ["BAD_USER_INPUT"]
+    assert (await collab.gql(TICKET, {"n": team["note"]})).codes == ["UNAUTHENTICATED"]
+    # A cookie works for a browser page of an allowed origin only.
+    cookie = {"Cookie": f"nb_access={stranger['token']}"}
+    for origin in ("https://app.example.com", None):
+        headers = {**cookie, **({"Origin": origin} if origin else {})}
+        client = await YClient.connect(collab.client, f"/collab/{team['note']}", headers=headers)
+        assert await client.closed() == (4404 if origin else 4401)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await collab.client.ws_connect(
+            f"/collab/{team['note']}", headers={**cookie, "Origin": "https://evil.example"}
+        )
+    assert refused.value.status == 403
+    owner_cookie = {"Cookie": f"nb_access={team['owner']['token']}"}
+    ok = await YClient.connect(
+        collab.client,
+        f"/collab/{team['note']}",
+        headers={**owner_cookie, "Origin": "https://app.example.com"},
+    )
+    await ok.synced.wait()
+    await ok.close()
+    forged = {"Cookie": "nb_access=forged", "Origin": "https://app.example.com"}
+    client = await YClient.connect(collab.client, f"/collab/{team['note']}", headers=forged)
+    assert await client.closed() == 4403
+
+
+async def test_removed_member_is_closed_and_downgraded_one_turns_read_only(
+    collab: Api, team: dict[str, Any]
+) -> None:
+    note, owner = team["note"], team["owner"]
+    editor = await _open(collab, team["editor"], note)
+    viewer = await _open(collab, team["viewer"], note)
+    await collab.ok(
+        "mutation($w: ID!, $u: ID!) { updateMemberRole(workspaceId: $w, userId: $u, role: VIEWER) { role } }",
+        {"w": team["ws"], "u": team["editor"]["id"]},
+        token=owner["token"],
+    )
+    assert await until(lambda: editor.denied)  # told at once
+    assert "now a viewer" in editor.denied[0]
+    await editor.type(0, "after downgrade ")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await collab.ok(
+        "mutation($w: ID!, $u: ID!) { removeMember(workspaceId: $w, userId: $u) }",
+        {"w": team["ws"], "u": team["viewer"]["id"]},
+        token=owner["token"],
+    )
+    assert await viewer.closed(2.0) == 4403
+    assert loop.time() - started < 1.0
+    owner_client = await _open(collab, owner, note)
+    assert "after downgrade" not in str(owner_client)
+    await owner_client.close()
+    await editor.close()
+
+
+async def test_limits_refuse_oversized_messages_and_documents(
+    collab: Api, team: dict[str, Any]
+) -> None:
+    note = team["note"]
+    client = await _open(collab, team["editor"], note)
+    await client.ws.send_bytes(
+        b"\x00\x02" + write_uint(MESSAGE_LIMIT + 10) + b"x" * (MESSAGE_LIMIT + 10)
+    )
+    assert await client.closed() == 1009  # message too big
+    chunk = "y" * 60_000
+    client = await _open(collab, team["editor"], note)
+    await client.type(0, chunk)
+    await client.type(0, chunk)  # 120,000 characters: over the 100,000 of a note
+    await client.type(0, "z")
+    assert await client.closed() == 4413
+    shrinker = await _open(collab, team["editor"], note)
+    assert len(str(shrinker)) > 100_000 and "z" not in str(shrinker)
+    await shrinker.edit(lambda text: text.__delitem__(slice(0, 70_000)))  # deleting still works
+    await shrinker.type(0, "fits again ")
+    observer = await _open(collab, team["owner"], note)
+    assert str(observer).startswith("fits again ") and len(str(observer)) < 60_000
+    await observer.close()
+    await shrinker.close()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"",
+        b"\x09",  # unknown message type
+        b"\x00\x07\x00",  # unknown sync step
+        b"\x00\x02\x05ab",  # truncated payload
+        b"\x00\x02\x02\x00\x00extra",  # stray bytes
+        b"\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff",  # endless number
+        sync_message(SYNC_UPDATE, b"\x01\x02\x03\xff\xff"),  # not a Yjs update
+        b"\x00\x00\x03\xff\xff\xff",  # not a state vector
+        b"\x01\x05\x01\x01\x01\x01{",  # awareness: truncated
+        b"\x01\x06\x01\x01\x01\x02[]",  # awareness: not an object
+    ],
+)
+async def test_malformed_frames_close_with_4400(
+    collab: Api, team: dict[str, Any], frame: bytes
+) -> None:
+    client = await _open(collab, team["editor"], team["note"])
+    await client.ws.send_bytes(frame)
+    assert await client.closed() == 4400
+    await client.ws.close()
+
+
+async def test_updates_waiting_for_unknown_changes_count_toward_the_limit(
+    collab: Api, team: dict[str, Any]
+) -> None:
+    # Kept (the changes they wait for may be on their way from another worker), but an
+    # editor cannot grow the stored document past its limit with ones that never resolve.
+    elsewhere: Doc[Text] = Doc()
+    text = elsewhere.get("content", type=Text)
+    text.insert(0, "never sent")
+    client = await _open(collab, team["editor"], team["note"])
+    for _ in range(6):
+        before = elsewhere.get_state()
+        text.insert(0, "w" * 60_000)
+        await client.ws.send_bytes(sync_message(SYNC_UPDATE, elsewhere.get_update(before)))
+    assert await client.closed() == 4413
+    fresh = await _open(collab, team["owner"], team["note"])
+    assert "w" not in str(fresh)
+    await fresh.close()
+
+
+async def test_a_message_flood_is_cut_off(collab: Api, team: dict[str, Any]) -> None:
+    client = await _open(collab, team["editor"], team["note"])
+    for _ in range(800):
+        await client.ws.send_bytes(b"\x03")  # query awareness
+    assert await client.closed() == 4429
+
+
+async def test_text_frames_close_with_4400(collab: Api, team: dict[str, Any]) -> None:
+    client = await _open(collab, team["editor"], team["note"])
+    await client.ws.send_str("hello")
+    assert await client.closed() == 4400
+
+
+async def test_update_note_is_merged_into_the_live_document(
+    collab: Api, team: dict[str, Any]
+) -> None:
+    note, owner = team["note"], team["owner"]
+    live = await _open(collab, team["editor"], note)
+    await live.type(len(str(live)), "Live edit.\n")
+    await _stored(collab, owner, note, str(live))
+    read = await _content(collab, owner, note)
+    await live.type(0, "Concurrent. ")  # not seen by the writer below
+    new = read["content"].replace("First line.", "First line, edited over HTTP.")
+    updated = await collab.ok(
+        "mutation($n: ID!, $c: String!, $v: Int) { updateNote(id: $n, input: {content: $c}, expectedVersion: $v) { content version } }",
+        {"n": note, "c": new, "v": read["version"]},
+        token=owner["token"],
+    )
+    text = updated["updateNote"]["content"]
+    assert "edited over HTTP" in text and "Live edit." in text
+    assert await until(lambda: "edited over HTTP" in str(live) and "Concurrent. " in str(live))
+    assert str(live).count("Live edit.") == 1 and str(live).count("Concurrent. ") == 1
+    stale = await collab.gql(
+        'mutation($n: ID!, $v: Int) { updateNote(id: $n, input: {content: "x"}, expectedVersion: $v) { version } }',
+        {"n": note, "v": read["version"]},
+        token=owner["token"],
+    )
+    assert stale.codes == ["CONFLICT"]
+    # Bulk updates cannot replace the content of a collaborative note (it would be lost at
+    # the next checkpoint): such a note is reported as a failure, untouched.
+    bulk = await collab.ok(
+        'mutation($ids: [ID!]!) { bulkUpdateNotes(ids: $ids, input: {content: "replaced"}) '
+        "{ succeededIds failures { id code } } }",
+        {"ids": [note]},
+        token=owner["token"],
+    )
+    assert bulk["bulkUpdateNotes"] == {
+        "succeededIds": [],
+        "failures": [{"id": note, "code": "CONFLICT"}],
+    }
+    await live.close()
+    assert (await _stored(collab, owner, note, str(live)))["content"] == str(live)
+
+
+async def test_restore_points(collab: Api, team: dict[str, Any]) -> None:
+    note, owner = team["note"], team["owner"]
+    made = await collab.ok(
+        'mutation($n: ID!) { createNoteSnapshot(noteId: $n, label: "Before the meeting") { id label content createdBy { id } } }',
+        {"n": note},
+        token=owner["token"],
+    )
+    snapshot = made["createNoteSnapshot"]
+    assert snapshot["content"] == "# Plan\n\nFirst line.\n"
+    assert snapshot["createdBy"]["id"] == owner["id"]
+    live = await _open(collab, team["editor"], note)
+    await live.edit(lambda text: text.__delitem__(slice(0, len(text))))
+    await live.type(0, "Rewritten.")
+    await _stored(collab, owner, note, "Rewritten.")
+    restored = await collab.ok(
+        "mutation($s: ID!) { restoreNoteSnapshot(id: $s) { content } }",
+        {"s": snapshot["id"]},
+        token=team["editor"]["token"],
+    )
+    assert restored["restoreNoteSnapshot"]["content"] == "# Plan\n\nFirst line.\n"
+    assert await until(lambda: str(live) == "# Plan\n\nFirst line.\n")
+    listed = await collab.ok(
+        "query($n: ID!) { noteSnapshots(noteId: $n) { label content } }",
+        {"n": note},
+        token=owner["token"],
+    )
+    labels = [s["label"] for s in listed["noteSnapshots"]]
+    assert labels[1] == "Before the meeting"
+    assert (
+        labels[0].startswith("Before restoring")
+        and listed["noteSnapshots"][0]["content"] == "Rewritten."
+    )
+    denied = await collab.gql(
+        "query($n: ID!) { noteSnapshots(noteId: $n) { id } }",
+        {"n": note},
+        token=team["viewer"]["token"],
+    )
+    assert denied.codes == ["FORBIDDEN"]
+    await live.close()
+
+
+async def test_who_is_editing_and_awareness(collab: Api, team: dict[str, Any]) -> None:
+    note = team["note"]
+    editors = "query($n: ID!) { noteEditors(noteId: $n) { id } }"
+    a = await _open(collab, team["editor"], note)
+    b = await _open(collab, team["viewer"], note)
+    await a.announce('{"cursor": 3, "userId": "spoofed"}')
+    assert await until(lambda: a.doc.client_id in b.awareness)
+    assert f'"userId":"{team["editor"]["id"]}"' in b.awareness[a.doc.client_id]
+    found = await collab.ok(editors, {"n": note}, token=team["owner"]["token"])
+    assert {u["id"] for u in found["noteEditors"]} == {team["editor"]["id"], team["viewer"]["id"]}
+    await a.close()
+    assert await until(lambda: b.awareness.get(a.doc.client_id) == "null")
+    found = await collab.ok(editors, {"n": note}, token=team["owner"]["token"])
+    assert [u["id"] for u in found["noteEditors"]] == [team["viewer"]["id"]]
+    await b.close()

@@ -1,0 +1,161 @@
+"""Collaborative editing with real Yjs clients: three Node `yjs` + `y-websocket` editors on the
+two workers of ``notes-bff serve --workers 2`` and on a second server process (one MongoDB, one
+Redis) make 1,000 seeded concurrent edits; one goes offline and comes back, a worker is killed
+with SIGKILL, an ``updateNote`` arrives, a viewer types, a member is removed (tests/js/collab.mjs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from notes_bff.embedded import EmbeddedProcess
+from tests.serve import ServeProcess
+
+# Quick checkpoints and compaction, so that both happen (and trim the log) during the run.
+COLLAB_ENV = {
+    "NOTES_BFF_COLLAB_CHECKPOINT_SECONDS": "0.3",
+    "NOTES_BFF_COLLAB_COMPACT_INTERVAL_SECONDS": "1",
+    "NOTES_BFF_COLLAB_LOG_MIN_AGE_SECONDS": "2",
+}
+
+
+def _workers(serve: ServeProcess) -> list[int]:
+    """The gunicorn workers: the serve process's children."""
+    assert serve.proc is not None
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == serve.proc.pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def hosts(
+    servers: dict[str, EmbeddedProcess], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    data_dir = tmp_path_factory.mktemp("collab-js")
+    shared = {**COLLAB_ENV, "NOTES_BFF_MONGODB_DB": f"collab_{uuid.uuid4().hex[:8]}"}
+    first = ServeProcess(servers, data_dir, **shared)
+    second = ServeProcess(servers, data_dir, **shared)
+    try:
+        first.start("--workers", "2")
+        second.start()
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def _gql(url: str, query: str, variables: dict[str, Any], token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers
+        ) as resp,
+    ):
+        body = await resp.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def _user(url: str, name: str) -> dict[str, str]:
+    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+    data = await _gql(
+        url,
+        "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }",
+        {"i": {"email": email, "password": "correct horse battery", "name": name}},
+    )
+    return {
+        "token": data["signUp"]["accessToken"],
+        "id": data["signUp"]["user"]["id"],
+        "email": email,
+    }
+
+
+async def test_yjs_clients_on_two_workers_and_two_servers_converge(
+    js_dir: Path, hosts: tuple[ServeProcess, ServeProcess]
+) -> None:
+    a, b = hosts
+    owner = await _user(a.url, "Owner")
+    editors = [await _user(a.url, f"Editor{i}") for i in range(3)]
+    viewer, leaver = await _user(a.url, "Viewer"), await _user(a.url, "Leaver")
+    ws = await _gql(
+        a.url, 'mutation { createWorkspace(input: {name: "Co"}) { id } }', {}, owner["token"]
+    )
+    ws_id = ws["createWorkspace"]["id"]
+    for user, role in [*((e, "EDITOR") for e in editors), (viewer, "VIEWER"), (leaver, "EDITOR")]:
+        await _gql(
+            a.url,
+            "mutation($w: ID!, $e: String!, $r: Role!) { addMember(workspaceId: $w, email: $e, role: $r) { role } }",
+            {"w": ws_id, "e": user["email"], "r": role},
+            owner["token"],
+        )
+    created = await _gql(
+        a.url,
+        'mutation($w: ID!) { createNote(input: {workspaceId: $w, title: "Shared", content: "# Shared\\n"}) { id } }',
+        {"w": ws_id},
+        owner["token"],
+    )
+    note = created["createNote"]["id"]
+    config = {
+        "a": a.url,
+        "b": b.url,
+        "workers": _workers(a),
+        "note": note,
+        "workspace": ws_id,
+        "owner": owner,
+        "editors": editors,
+        "viewer": viewer,
+        "leaver": leaver,
+        "edits": 1000,
+        "seed": 16,
+    }
+    versions: list[int] = []
+    done = asyncio.Event()
+
+    async def watch_versions() -> None:
+        while not done.is_set():
+            data = await _gql(
+                b.url, "query($n: ID!) { note(id: $n) { version } }", {"n": note}, owner["token"]
+            )
+            versions.append(data["note"]["version"])
+            await asyncio.sleep(0.05)
+
+    watcher = asyncio.create_task(watch_versions())
+    node = await asyncio.create_subprocess_exec(
+        "node",
+        "collab.mjs",
+        json.dumps(config),
+        cwd=js_dir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(node.communicate(), 240)
+    done.set()
+    await watcher
+    assert node.returncode == 0, stderr.decode()[-3000:]
+    report = json.loads(stdout.decode().strip().splitlines()[-1])
+
+    assert report["workers"][0] != report["workers"][1], report  # two workers of A
+    assert report["killed"] in config["workers"] and 1006 in report["e0Closes"]
+    assert report["converged"] and report["stored"] and report["fresh"], json.dumps(report)
+    assert report["duplicated"] == [], report
+    assert report["tokens"] > 100 and report["offlineTokens"] > 5, report
+    assert report["apiMarkers"] == 1, report
+    assert not report["viewerLeak"] and report["viewerKept"]
+    assert report["removed"]["code"] == 4403 and report["removed"]["ms"] < 1000, report["removed"]
+    assert versions == sorted(versions) and versions[-1] > versions[0]
