@@ -67,6 +67,9 @@ from notes_bff.realtime.hub import Realtime
 from notes_bff.realtime.presence import HEARTBEAT_S
 from notes_bff.redis_guard import REDIS_OUTAGES
 
+# Its own generator: the global one belongs to the application (and to test tools).
+_jitter = random.Random()  # noqa: S311 - not security
+
 log = structlog.get_logger("notes_bff.collab")
 
 LEASE_KEY = "notes-bff:collab:compactor"
@@ -387,7 +390,7 @@ class Collaboration:
     async def _compact_loop(self) -> None:
         lease_ms = int(self._compact_s * 3000)
         while not self._stopping:
-            await asyncio.sleep(self._compact_s * random.uniform(0.8, 1.2))  # noqa: S311
+            await asyncio.sleep(self._compact_s * _jitter.uniform(0.8, 1.2))
             try:
                 if await self._lease(keys=[LEASE_KEY], args=[self._origin, lease_ms]):
                     for note_id in await self.log.due(COMPACT_NOTES):
