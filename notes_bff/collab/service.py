@@ -342,6 +342,11 @@ class Collaboration:
                 log.warning("collab_reader_failed", error=str(exc)[:200])
                 await asyncio.sleep(RETRY_S)
                 continue
+            except Exception:  # the reader outlives any one failure: catch up and go on
+                behind = True
+                log.exception("collab_reader_crashed")
+                await asyncio.sleep(RETRY_S)
+                continue
             for raw_key, entries in response or []:
                 key = _text(raw_key)
                 if key == self._wake_key:
@@ -397,6 +402,8 @@ class Collaboration:
                         await self.compact(note_id)
             except OUTAGES as exc:
                 log.warning("collab_compaction_failed", error=str(exc)[:200])
+            except Exception:  # a background loop outlives any one failure; the next round retries
+                log.exception("collab_compaction_crashed")
 
     async def compact(self, note_id: str) -> None:
         """Merge a note's log into its persisted state, write its text back, trim the log."""
