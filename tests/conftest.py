@@ -211,27 +211,37 @@ def api(app_client: TestClient) -> Api:  # type: ignore[type-arg]
     return Api(app_client)
 
 
-@pytest.fixture
-def other_app(
-    app_client: TestClient, settings: Settings
-) -> Callable[..., AbstractAsyncContextManager[Api]]:  # type: ignore[type-arg]
-    """Another application (other settings) on the same servers and database, for one test.
+@asynccontextmanager
+async def another_app(
+    app_client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+    **overrides: Any,
+) -> AsyncIterator[Api]:
+    """Another application (other settings) on the same servers and database.
 
-    Beanie binds its documents to one client per process; when the other application
-    closes, they are bound back to the session application's client.
+    Beanie binds its documents to one client per process: they are bound back to the session
+    application's client *before* the other one closes, so no background task of either
+    (compactor, indexer, scheduler) ever meets a closed client.
     """
-
-    @asynccontextmanager
-    async def make(**overrides: Any) -> AsyncIterator[Api]:
-        app = create_app(Settings(_env_file=None, **{**settings.model_dump(), **overrides}))  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None, **{**settings.model_dump(), **overrides}))  # type: ignore[call-arg]
+    async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
         try:
-            async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
-                yield Api(client)
+            yield Api(client)
         finally:
             main = app_client.server.app
             await init_beanie(
                 database=main[MONGO][settings.mongodb_db], document_models=DOCUMENT_MODELS
             )
+
+
+@pytest.fixture
+def other_app(
+    app_client: TestClient, settings: Settings
+) -> Callable[..., AbstractAsyncContextManager[Api]]:  # type: ignore[type-arg]
+    """Another application (other settings) on the same servers and database, for one test."""
+
+    def make(**overrides: Any) -> AbstractAsyncContextManager[Api]:
+        return another_app(app_client, settings, **overrides)
 
     return make
 

@@ -11,17 +11,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import DummyCookieJar
-from aiohttp.test_utils import TestClient, TestServer
-from beanie import init_beanie
+from aiohttp.test_utils import TestClient
 from pycrdt import Doc, Text
 
 from notes_bff.collab.protocol import SYNC_UPDATE, sync_message, write_uint
 from notes_bff.config import Settings
-from notes_bff.keys import MONGO
-from notes_bff.models import DOCUMENT_MODELS
-from notes_bff.server import create_app
-from tests.conftest import Api
+from tests.conftest import Api, another_app
 from tests.ycollab import YClient, until
 
 TICKET = "mutation($n: ID!) { collabTicket(noteId: $n) }"
@@ -38,15 +33,8 @@ async def collab(app_client: TestClient, settings: Settings) -> AsyncIterator[Ap
         "collab_max_document_bytes": 256 * 1024,
         "cors_origins": "https://app.example.com",
     }
-    app = create_app(Settings(_env_file=None, **{**settings.model_dump(), **overrides}))  # type: ignore[call-arg]
-    try:
-        async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
-            yield Api(client)
-    finally:
-        main = app_client.server.app
-        await init_beanie(
-            database=main[MONGO][settings.mongodb_db], document_models=DOCUMENT_MODELS
-        )
+    async with another_app(app_client, settings, **overrides) as api:
+        yield api
 
 
 @pytest.fixture
