@@ -27,6 +27,16 @@ async def visible_workspace(ctx: Context, raw_id: str) -> Workspace | None:
     return workspace
 
 
+async def searched_workspace_ids(ctx: Context, raw_id: str | None) -> list[PydanticObjectId]:
+    """The workspaces a listing or search covers: ``raw_id`` if the viewer is a member (else
+    none), or all of the viewer's when it is not given."""
+    if raw_id is None:
+        return [w.id for w in await viewer_workspaces(ctx) if w.id]
+    object_id("workspaceId", raw_id)
+    visible = await visible_workspace(ctx, raw_id)
+    return [visible.id] if visible and visible.id else []
+
+
 async def visible_note(ctx: Context, raw_id: str) -> Note | None:
     """A note in one of the viewer's workspaces, else None."""
     viewer = ctx.require_viewer()

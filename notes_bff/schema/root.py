@@ -5,7 +5,12 @@ from __future__ import annotations
 import strawberry
 
 from notes_bff.resolvers import auth, note_writes, notifications, workspaces
-from notes_bff.resolvers.access import viewer_workspaces, visible_note, visible_workspace
+from notes_bff.resolvers.access import (
+    searched_workspace_ids,
+    viewer_workspaces,
+    visible_note,
+    visible_workspace,
+)
 from notes_bff.resolvers.dashboard import DashboardView
 from notes_bff.resolvers.note_queries import notes_filter, page_of_notes
 from notes_bff.schema.auth import AuthPayload, LogInInput, SignUpInput
@@ -29,7 +34,6 @@ from notes_bff.schema.rate_limits import RateLimit
 from notes_bff.schema.search import SearchQuery, SuggestionMutation
 from notes_bff.schema.users import UserType
 from notes_bff.schema.workspaces import MemberType, WorkspaceType
-from notes_bff.validation import object_id
 
 
 @strawberry.input
@@ -105,12 +109,7 @@ class Query(SearchQuery, CollabQuery):
         ctx = info.context
         ctx.require_viewer()
         query = to_note_query(filter)
-        if workspace_id is not None:
-            object_id("workspaceId", workspace_id)
-            visible = await visible_workspace(ctx, workspace_id)
-            ids = [visible.id] if visible and visible.id else []
-        else:
-            ids = [w.id for w in await viewer_workspaces(ctx) if w.id]
+        ids = await searched_workspace_ids(ctx, workspace_id)
         # No visible workspace: an always-empty filter keeps the page shape and cursors.
         flt = notes_filter(ids, query) if ids else {"_id": {"$in": []}}
         page = await page_of_notes(

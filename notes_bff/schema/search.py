@@ -11,7 +11,10 @@ from beanie import PydanticObjectId
 from notes_bff.errors import BadInput, Conflict, NotFound, ServiceUnavailable
 from notes_bff.models import Note
 from notes_bff.resolvers import note_writes
-from notes_bff.resolvers.access import viewer_workspaces, visible_note, visible_workspace
+from notes_bff.resolvers.access import (
+    searched_workspace_ids,
+    visible_note,
+)
 from notes_bff.resolvers.note_queries import search_filters
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteFilter, NoteType, PageInfo, to_note_query
@@ -20,7 +23,7 @@ from notes_bff.search import service as search_service
 from notes_bff.search.extract import Suggestion, SuggestionKind
 from notes_bff.search.highlight import highlight
 from notes_bff.search.query import ParsedQuery, parse
-from notes_bff.validation import TITLE_LENGTH, object_id
+from notes_bff.validation import TITLE_LENGTH
 
 
 @strawberry.enum(description="The text a highlight range points into.")
@@ -119,12 +122,7 @@ class SearchQuery:
         conditions = to_note_query(filter)
         if conditions.text is not None:
             raise BadInput("filter.search", "Put the words in query; filter.search is for notes.")
-        if workspace_id is not None:
-            object_id("workspaceId", workspace_id)
-            visible = await visible_workspace(ctx, workspace_id)
-            ids = [visible.id] if visible and visible.id else []
-        else:
-            ids = [w.id for w in await viewer_workspaces(ctx) if w.id]
+        ids = await searched_workspace_ids(ctx, workspace_id)
         service = search_service.active()
         if service is None:
             raise ServiceUnavailable("Search is turned off on this server.")
