@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from notes_bff.embedded import free_port
+from tests.serve import descendants
 
 STARTUP_S = 120
 
@@ -27,23 +28,6 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
         {"NOTES_BFF_DATA_DIR": str(data_dir), "NOTES_BFF_ARGON2_MEMORY_KIB": "1024", **extra}
     )
     return env
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
 
 
 def _cmdlines(pids: set[int]) -> dict[int, bytes]:
@@ -89,7 +73,7 @@ class Server:
 
     def stop(self) -> tuple[int, set[int]]:
         """SIGTERM; the exit code and the processes it had started."""
-        children = _descendants(self.proc.pid)
+        children = descendants(self.proc.pid)
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(60)
         return code, children
@@ -174,7 +158,7 @@ async def test_serve_with_two_gunicorn_workers_sign_up_to_dashboard(server_facto
     ]:
         assert f"notes_bff_graphql_operations_total{{{labels}}} {count}.0" in metrics
     assert 'notes_bff_rate_limit_rejections_total{budget="ip"} 6.0' in metrics
-    cmdlines = _cmdlines(_descendants(server.proc.pid))
+    cmdlines = _cmdlines(descendants(server.proc.pid))
     assert any(b"secantus" in c for c in cmdlines.values())
     assert any(b"valkey-server" in c for c in cmdlines.values())
     workers = [p for p, c in cmdlines.items() if b"secantus" not in c and b"valkey" not in c]

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from notes_bff.embedded import EmbeddedProcess
-from tests.serve import ServeProcess
+from tests.serve import ServeProcess, children
 
 # Quick checkpoints and compaction, so that both happen (and trim the log) during the run.
 COLLAB_ENV = {
@@ -30,16 +30,7 @@ COLLAB_ENV = {
 def _workers(serve: ServeProcess) -> list[int]:
     """The gunicorn workers: the serve process's children."""
     assert serve.proc is not None
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == serve.proc.pid:
-                found.append(int(entry.name))
-    return found
+    return children(serve.proc.pid)
 
 
 @pytest.fixture(scope="module")
