@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
@@ -67,6 +68,9 @@ def _fuzz(url: str, token: str) -> None:
     check()
 
 
+# The server under test runs in this process, on another thread than hypothesis: its
+# libraries' use of the global `random` (driver jitter and the like) is not the strategies'.
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 async def test_fuzz_every_operation_of_the_schema(api: Api) -> None:
     user = await api.sign_up("Fuzz")
     await api.workspace(user, "Fuzzed")
