@@ -30,10 +30,10 @@ from pymongo import AsyncMongoClient
 
 from notes_bff.embedded import embedded_servers
 from notes_bff.models import DOCUMENT_MODELS, Note
-from notes_bff.resolvers.note_queries import NoteQuery, NoteSort, notes_filter, page_of_notes
 from notes_bff.search.backend import Changes, Filters, NoteFields, SearchRequest
 from notes_bff.search.engine import TantivyBackend
 from notes_bff.search.query import parse
+from notes_bff.services.note_queries import NoteQuery, NoteSort, notes_filter, page_of_notes
 from notes_bff.validation import search_pattern
 
 QUERIES = ["meeting", "meetng", "roadmap review", "secur", '"next step"', "budget customer"]

@@ -42,8 +42,8 @@ from notes_bff.observability.services import ObservedRedis
 from notes_bff.persisted.store import DocumentStore
 from notes_bff.ratelimit import AuthLimits, RateLimiter, RateLimits
 from notes_bff.realtime.hub import Realtime
-from notes_bff.realtime.scheduler import DueSoonScheduler
 from notes_bff.redis_guard import RedisGuard
+from notes_bff.services.due_soon import DueSoonScheduler
 
 # Redis connections one process may hold for commands (the broker holds one more): the count
 # never grows with requests or subscribers.

@@ -12,15 +12,15 @@ from pymongo import AsyncMongoClient
 from notes_bff.config import Settings
 from notes_bff.loaders.aggregates import LIVE_NOTES_INDEX, note_count_pipeline, tag_count_pipeline
 from notes_bff.models.clock import now
-from notes_bff.resolvers.dashboard import stats_pipeline
-from notes_bff.resolvers.note_queries import (
+from notes_bff.services.dashboard import stats_pipeline
+from notes_bff.services.note_queries import (
     SORT_SPECS,
     NoteQuery,
     NoteSort,
     index_for,
     notes_filter,
 )
-from notes_bff.resolvers.notifications import NOTIFICATION_SORT
+from notes_bff.services.notifications import NOTIFICATION_SORT
 from tests.conftest import Api
 
 DUE = SORT_SPECS[NoteSort.DUE_DATE_ASC]

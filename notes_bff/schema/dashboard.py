@@ -5,11 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from notes_bff.models import Note as NoteDoc
-from notes_bff.resolvers.dashboard import DashboardStatsData, DashboardView
 from notes_bff.schema.enums import NotePriority
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteType
 from notes_bff.schema.workspaces import TagCount, WorkspaceType
+from notes_bff.services.dashboard import DashboardStatsData, DashboardView
 from notes_bff.validation import bounded_int
 
 TOP_TAGS_MAX = 100

@@ -9,7 +9,7 @@ from __future__ import annotations
 import strawberry
 
 from notes_bff.models import NotePriority, NotificationKind, Role
-from notes_bff.resolvers.note_queries import NoteSort
+from notes_bff.services.note_queries import NoteSort
 
 strawberry.enum(Role, name="Role")
 strawberry.enum(NotePriority, name="Priority")

@@ -10,12 +10,12 @@ import strawberry
 from notes_bff.markdown import renderer_for
 from notes_bff.models import Note as NoteDoc
 from notes_bff.pagination import Page
-from notes_bff.resolvers.note_queries import NoteQuery
 from notes_bff.schema.enums import NotePriority
 from notes_bff.schema.info import Info
 from notes_bff.schema.suggestions import SUGGESTIONS_FIELD, NoteSuggestion
 from notes_bff.schema.users import UserType, load_user, load_users
 from notes_bff.schema.workspaces import WorkspaceType
+from notes_bff.services.note_queries import NoteQuery
 from notes_bff.validation import bounded_int
 
 EXCERPT_MAX = 2000

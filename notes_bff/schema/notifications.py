@@ -8,13 +8,13 @@ import strawberry
 
 from notes_bff.models import Notification as NotificationDoc
 from notes_bff.pagination import Page
-from notes_bff.resolvers.access import visible_note, visible_workspace
-from notes_bff.resolvers.notifications import unread_count
 from notes_bff.schema.enums import NotificationKind
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteType, PageInfo
 from notes_bff.schema.users import UserType, load_user
 from notes_bff.schema.workspaces import WorkspaceType
+from notes_bff.services.access import visible_note, visible_workspace
+from notes_bff.services.notifications import unread_count
 
 
 @strawberry.type(name="Notification")

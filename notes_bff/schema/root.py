@@ -1,18 +1,9 @@
-"""The Query and Mutation roots: thin wrappers over ``notes_bff.resolvers``."""
+"""The Query and Mutation roots: thin wrappers over ``notes_bff.services``."""
 
 from __future__ import annotations
 
 import strawberry
 
-from notes_bff.resolvers import auth, note_writes, notifications, workspaces
-from notes_bff.resolvers.access import (
-    searched_workspace_ids,
-    viewer_workspaces,
-    visible_note,
-    visible_workspace,
-)
-from notes_bff.resolvers.dashboard import DashboardView
-from notes_bff.resolvers.note_queries import notes_filter, page_of_notes
 from notes_bff.schema.auth import AuthPayload, LogInInput, SignUpInput
 from notes_bff.schema.collab import CollabMutation, CollabQuery
 from notes_bff.schema.dashboard import Dashboard
@@ -34,6 +25,15 @@ from notes_bff.schema.rate_limits import RateLimit
 from notes_bff.schema.search import SearchQuery, SuggestionMutation
 from notes_bff.schema.users import UserType
 from notes_bff.schema.workspaces import MemberType, WorkspaceType
+from notes_bff.services import auth, note_writes, notifications, workspaces
+from notes_bff.services.access import (
+    searched_workspace_ids,
+    viewer_workspaces,
+    visible_note,
+    visible_workspace,
+)
+from notes_bff.services.dashboard import DashboardView
+from notes_bff.services.note_queries import notes_filter, page_of_notes
 
 
 @strawberry.input

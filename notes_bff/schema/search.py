@@ -10,12 +10,6 @@ from beanie import PydanticObjectId
 
 from notes_bff.errors import BadInput, Conflict, NotFound, ServiceUnavailable
 from notes_bff.models import Note
-from notes_bff.resolvers import note_writes
-from notes_bff.resolvers.access import (
-    searched_workspace_ids,
-    visible_note,
-)
-from notes_bff.resolvers.note_queries import search_filters
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteFilter, NoteType, PageInfo, to_note_query
 from notes_bff.schema.suggestions import extract, zone_of
@@ -23,6 +17,12 @@ from notes_bff.search import service as search_service
 from notes_bff.search.extract import Suggestion, SuggestionKind
 from notes_bff.search.highlight import highlight
 from notes_bff.search.query import ParsedQuery, parse
+from notes_bff.services import note_writes
+from notes_bff.services.access import (
+    searched_workspace_ids,
+    visible_note,
+)
+from notes_bff.services.note_queries import search_filters
 from notes_bff.validation import TITLE_LENGTH
 
 

@@ -10,11 +10,11 @@ import strawberry
 from beanie import PydanticObjectId
 
 from notes_bff.realtime.events import Event
-from notes_bff.resolvers import live
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteType
 from notes_bff.schema.notifications import NotificationType
 from notes_bff.schema.users import UserType, load_user, load_users
+from notes_bff.services import live
 
 
 @strawberry.enum

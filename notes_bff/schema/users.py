@@ -9,8 +9,8 @@ import strawberry
 from beanie import PydanticObjectId
 
 from notes_bff.models import User as UserDoc
-from notes_bff.resolvers.access import viewer_workspaces
 from notes_bff.schema.info import Info
+from notes_bff.services.access import viewer_workspaces
 
 
 @strawberry.type(name="User")

@@ -9,10 +9,10 @@ import strawberry
 
 from notes_bff.models import Member as MemberDoc
 from notes_bff.models import Workspace as WorkspaceDoc
-from notes_bff.resolvers.note_queries import notes_filter, page_of_notes
 from notes_bff.schema.enums import NoteSort, Role
 from notes_bff.schema.info import Info
 from notes_bff.schema.users import UserType, load_user, load_users
+from notes_bff.services.note_queries import notes_filter, page_of_notes
 
 if TYPE_CHECKING:
     from notes_bff.schema.notes import NoteConnection, NoteFilter
@@ -85,7 +85,7 @@ class WorkspaceType:
         description="Members with at least one live connection to this workspace right now."
     )
     async def online_members(self, info: Info) -> list[UserType]:
-        from notes_bff.resolvers.live import online_members
+        from notes_bff.services.live import online_members
 
         return await load_users(info, await online_members(info.context, self.doc))
 

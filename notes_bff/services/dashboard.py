@@ -12,8 +12,8 @@ from notes_bff.context import Context
 from notes_bff.loaders.aggregates import LIVE_NOTES_INDEX
 from notes_bff.models import Note, NotePriority
 from notes_bff.models.clock import now
-from notes_bff.resolvers.access import viewer_workspaces
-from notes_bff.resolvers.note_queries import (
+from notes_bff.services.access import viewer_workspaces
+from notes_bff.services.note_queries import (
     SORT_SPECS,
     NoteQuery,
     NoteSort,

@@ -21,7 +21,7 @@ from notes_bff.models.clock import now
 from notes_bff.notification_text import notification_message
 from notes_bff.realtime.hub import Realtime
 from notes_bff.redis_guard import RedisGuard
-from notes_bff.resolvers.notifications import store_notifications
+from notes_bff.services.notifications import store_notifications
 
 log = structlog.get_logger("notes_bff.scheduler")
 LOCK_KEY = "notes-bff:lock:due-soon"

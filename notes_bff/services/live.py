@@ -19,7 +19,7 @@ from notes_bff.realtime.delivery import Delivery
 from notes_bff.realtime.event_log import id_after
 from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
 from notes_bff.realtime.presence import HEARTBEAT_S
-from notes_bff.resolvers.access import visible_note, visible_workspace
+from notes_bff.services.access import visible_note, visible_workspace
 from notes_bff.validation import object_id
 
 T = TypeVar("T")

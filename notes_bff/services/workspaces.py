@@ -12,8 +12,8 @@ from notes_bff.errors import BadInput, Conflict, NotFound
 from notes_bff.models import Member, Note, Notification, NotificationKind, Role, User, Workspace
 from notes_bff.models.clock import now
 from notes_bff.ratelimit import refund, spend_all
-from notes_bff.resolvers.access import require_role, workspace_for_change
-from notes_bff.resolvers.notifications import notify
+from notes_bff.services.access import require_role, workspace_for_change
+from notes_bff.services.notifications import notify
 from notes_bff.validation import (
     DESCRIPTION_MAX,
     WORKSPACE_NAME_LENGTH,

@@ -15,8 +15,8 @@ from notes_bff.keys import COLLAB
 from notes_bff.models import Note, NotePriority, NotificationKind, Role, Workspace
 from notes_bff.models.clock import now
 from notes_bff.models.note import NO_DUE_DATE
-from notes_bff.resolvers.access import note_for_change, require_role, workspace_for_change
-from notes_bff.resolvers.notifications import notify
+from notes_bff.services.access import note_for_change, require_role, workspace_for_change
+from notes_bff.services.notifications import notify
 from notes_bff.validation import (
     CONTENT_MAX,
     TITLE_LENGTH,
