@@ -211,7 +211,7 @@ async def _with_database(settings: Settings, work: Callable[[Redis], Awaitable[i
 
 
 def _persisted_command(args: argparse.Namespace) -> int:
-    from notes_bff.persisted import admin
+    from notes_bff import cli_persisted as admin
 
     settings = _settings()
     content = b""

@@ -12,6 +12,7 @@ from pymongo.monitoring import CommandListener
 from notes_bff.auth.passwords import Passwords
 from notes_bff.config import Settings
 from notes_bff.db import mongo_context, redis_context
+from notes_bff.execution.limits import Limits
 from notes_bff.http import graphiql, middlewares
 from notes_bff.http.collab_socket import PATH as COLLAB_PATH
 from notes_bff.http.collab_socket import CollabSocket, collab_context
@@ -28,7 +29,6 @@ from notes_bff.observability.process import process_metrics
 from notes_bff.observability.services import MongoCommandObserver
 from notes_bff.redis_guard import RedisGuard
 from notes_bff.schema import build_schema
-from notes_bff.schema.limits import Limits
 from notes_bff.search import service as search_service
 
 

@@ -17,7 +17,6 @@ from beanie import PydanticObjectId
 from redis.asyncio import Redis
 from strawberry.http.websocket_origin import is_same_origin, normalize_origin
 
-from notes_bff.auth.cookies import ACCESS_COOKIE
 from notes_bff.auth.tokens import TokenClaims
 from notes_bff.collab.access import note_role
 from notes_bff.collab.protocol import ProtocolError
@@ -35,6 +34,7 @@ from notes_bff.collab.room import (
 )
 from notes_bff.collab.service import OUTAGES, Collaboration
 from notes_bff.errors import AppError
+from notes_bff.http.cookies import ACCESS_COOKIE
 from notes_bff.http.sockets import SocketRegistry
 from notes_bff.keys import COLLAB, MONGO_READY, REALTIME, REDIS, SESSIONS, SETTINGS
 from notes_bff.loaders import build_loaders

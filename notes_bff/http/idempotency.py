@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.errors import AppError, Conflict
+from notes_bff.http.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.http.responses import error_response
 from notes_bff.keys import IDEMPOTENCY_BUDGET, OPERATION_TYPE, REDIS, SESSIONS, SETTINGS
 from notes_bff.ratelimit import client_ip

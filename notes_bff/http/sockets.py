@@ -16,9 +16,9 @@ from aiohttp import web
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.context import Context
 from notes_bff.errors import AppError
+from notes_bff.http.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.keys import REALTIME
 from notes_bff.realtime.hub import Realtime
 from notes_bff.realtime.presence import HEARTBEAT_S

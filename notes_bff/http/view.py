@@ -17,11 +17,12 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
-from notes_bff.auth.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.context import Context
 from notes_bff.errors import AppError, BadInput, Forbidden, ServiceUnavailable
+from notes_bff.execution.errors import classify
 from notes_bff.http import graphiql
 from notes_bff.http.admission import admit
+from notes_bff.http.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.http.responses import error_response
 from notes_bff.http.sockets import SocketRegistry
 from notes_bff.http.ws_handlers import LegacyWSHandler, TransportWSHandler
@@ -39,7 +40,6 @@ from notes_bff.loaders import build_loaders
 from notes_bff.metrics import Metrics
 from notes_bff.persisted.protocol import PersistedQueryError, operation_document
 from notes_bff.ratelimit import client_ip
-from notes_bff.schema.errors import classify
 
 # Apollo's CSRF prevention: a "simple" request (one a browser sends cross-site without a
 # preflight) may not be authenticated by cookie.

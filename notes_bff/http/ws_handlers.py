@@ -32,10 +32,10 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 
 from notes_bff.context import Context
 from notes_bff.errors import AppError
+from notes_bff.execution.errors import MASKED_MESSAGE
 from notes_bff.http.admission import admit
 from notes_bff.http.sockets import CLOSE_FORBIDDEN
 from notes_bff.persisted.protocol import PersistedQueryError, Resolved, operation_document
-from notes_bff.schema.errors import MASKED_MESSAGE
 
 log = structlog.get_logger("notes_bff.websocket")
 

@@ -12,13 +12,13 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from notes_bff.observability.operations import OperationObserver
+from notes_bff.execution.document_cache import CachedDocuments
+from notes_bff.execution.errors import ErrorCodes
+from notes_bff.execution.event_execution import SharedEventExecutor
+from notes_bff.execution.limits import Limits, OperationLimits
+from notes_bff.execution.operations import OperationObserver
+from notes_bff.execution.rate_limits import RateLimitExtension
 from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
-from notes_bff.schema.document_cache import CachedDocuments
-from notes_bff.schema.errors import ErrorCodes
-from notes_bff.schema.event_execution import SharedEventExecutor
-from notes_bff.schema.limits import Limits, OperationLimits
-from notes_bff.schema.rate_limits import RateLimitExtension
 from notes_bff.schema.root import Mutation, Query
 from notes_bff.schema.scalars import DATETIME_SCALAR
 from notes_bff.schema.subscriptions import Subscription

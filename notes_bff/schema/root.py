@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from notes_bff.execution.rate_limits import RateLimit
 from notes_bff.schema.auth import AuthPayload, LogInInput, SignUpInput
 from notes_bff.schema.collab import CollabMutation, CollabQuery
 from notes_bff.schema.dashboard import Dashboard
@@ -21,7 +22,6 @@ from notes_bff.schema.notes import (
     to_note_query,
 )
 from notes_bff.schema.notifications import NotificationConnection
-from notes_bff.schema.rate_limits import RateLimit
 from notes_bff.schema.search import SearchQuery, SuggestionMutation
 from notes_bff.schema.users import UserType
 from notes_bff.schema.workspaces import MemberType, WorkspaceType

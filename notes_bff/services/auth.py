@@ -7,10 +7,10 @@ import contextlib
 import structlog
 from pymongo.errors import DuplicateKeyError
 
-from notes_bff.auth.cookies import REFRESH_COOKIE, clear_auth_cookies, set_auth_cookies
 from notes_bff.auth.sessions import IssuedTokens
 from notes_bff.context import Context
 from notes_bff.errors import Conflict, Unauthenticated
+from notes_bff.http.cookies import REFRESH_COOKIE, clear_auth_cookies, set_auth_cookies
 from notes_bff.models import User
 from notes_bff.validation import NAME_LENGTH, email, password, single_line
 

@@ -25,8 +25,7 @@ from graphql.validation.validate import ValidationAbortedError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes_bff.schema import build_schema
-from notes_bff.schema.limits import (
+from notes_bff.execution.limits import (
     SATURATED,
     Analysis,
     Limits,
@@ -35,6 +34,7 @@ from notes_bff.schema.limits import (
     executed_operation,
     merge_rule,
 )
+from notes_bff.schema import build_schema
 
 SCHEMA = build_schema()._schema
 # The analysis visits a selection of a fragment at most four times (to find the spreads, then
