@@ -1,15 +1,13 @@
-"""MongoDB (Beanie) and Redis connections as ``cleanup_ctx`` generators."""
+"""MongoDB (Beanie) and Redis connections: the clients, and opening MongoDB."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import timedelta
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
-from aiohttp import web
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
@@ -18,32 +16,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from notes_bff.auth.revocation import Revocations
-from notes_bff.auth.sessions import SessionService
-from notes_bff.auth.tokens import TokenService
 from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
-from notes_bff.http.idempotency import TTL_S as IDEMPOTENCY_TTL_S
-from notes_bff.keys import (
-    DOCUMENTS,
-    IDEMPOTENCY_BUDGET,
-    METRICS,
-    MONGO,
-    MONGO_READY,
-    RATE_LIMITS,
-    REALTIME,
-    REDIS,
-    SESSIONS,
-    SETTINGS,
-)
+from notes_bff.metrics import Metrics
 from notes_bff.migrations import backfill_email_skeletons
 from notes_bff.models import DOCUMENT_MODELS
 from notes_bff.observability.services import ObservedRedis
-from notes_bff.persisted.store import DocumentStore
-from notes_bff.ratelimit import AuthLimits, RateLimiter, RateLimits
-from notes_bff.realtime.hub import Realtime
-from notes_bff.redis_guard import RedisGuard
-from notes_bff.services.due_soon import DueSoonScheduler
 
 # Redis connections one process may hold for commands (the broker holds one more): the count
 # never grows with requests or subscribers.
@@ -68,7 +46,7 @@ def mongo_client(settings: Settings, listeners: Sequence[CommandListener] = ()) 
     )
 
 
-async def _init_beanie_until_ready(
+async def init_beanie_until_ready(
     client: AsyncMongoClient,  # type: ignore[type-arg]
     settings: Settings,
     ready: asyncio.Event,
@@ -88,41 +66,13 @@ async def _init_beanie_until_ready(
             return
 
 
-def mongo_context(
-    listeners: Sequence[CommandListener] = (),
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context that opens MongoDB and initializes Beanie, then closes the client.
-
-    The first initialization is awaited, so a healthy server starts fully ready. When
-    MongoDB does not answer, the server starts anyway (``/readyz`` says 503, operations
-    answer ``SERVICE_UNAVAILABLE``) and keeps retrying in the background until it does.
-    """
-
-    async def mongo(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        client = mongo_client(settings, listeners)
-        ready = asyncio.Event()
-        app[MONGO] = client
-        app[MONGO_READY] = ready
-        task = asyncio.create_task(_init_beanie_until_ready(client, settings, ready))
-        await asyncio.wait([task], timeout=settings.mongodb_timeout_ms / 1000 + 1)
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await client.close()
-
-    return mongo
-
-
-async def redis_context(app: web.Application) -> AsyncIterator[None]:
-    """Open the Redis client (connections are made lazily) and close it on shutdown."""
-    settings = app[SETTINGS]
+def redis_client(settings: Settings, metrics: Metrics) -> Redis:
+    """The process's Redis client for commands: a bounded pool whose connections are made
+    lazily, with short timeouts, retrying a command once on a connection Redis closed."""
     if settings.redis_url is None:
         raise RuntimeError("NOTES_BFF_REDIS_URL is not set (the CLI starts an embedded server)")
-    name = f"notes-bff:{os.getpid()}"
-    client = ObservedRedis(
-        app[METRICS],
+    return ObservedRedis(
+        metrics,
         connection_pool=BlockingConnectionPool.from_url(
             settings.redis_url,
             max_connections=REDIS_POOL_SIZE,
@@ -130,88 +80,27 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
             socket_timeout=2,
             socket_connect_timeout=2,
             health_check_interval=30,
-            client_name=name,
+            client_name=_client_name(),
             # A pooled connection that Redis closed (a restart) fails on first use: retry
             # such a command on a fresh connection instead of failing the request.
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
             retry_on_error=[RedisConnectionError],
         ),
     )
-    # The broker's one pub/sub connection waits for messages: no socket timeout, but PINGs.
-    broker_client = Redis.from_url(
+
+
+def redis_waiting_client(settings: Settings, role: str, **options: Any) -> Redis:
+    """A client whose one connection waits on Redis (pub/sub, blocking reads): no shared
+    pool, so its waits never hold a command connection."""
+    if settings.redis_url is None:
+        raise RuntimeError("NOTES_BFF_REDIS_URL is not set (the CLI starts an embedded server)")
+    return Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=2,
-        health_check_interval=15,
-        client_name=f"{name}:broker",
+        client_name=f"{_client_name()}:{role}",
+        **options,
     )
-    app[REDIS] = client
-    realtime = Realtime(client, broker_client, app[METRICS], settings.subscriber_queue_size)
-    app[REALTIME] = realtime
-    realtime.broker.start()
-    revocations = Revocations(
-        client,
-        RedisGuard("revocations", app[METRICS]),
-        timedelta(seconds=settings.access_token_ttl_seconds),
-        settings.revocation_cache_seconds,
-    )
-    app[SESSIONS] = SessionService(TokenService.from_settings(settings), revocations)
-    revocations.start(realtime.broker)
-    app[DOCUMENTS] = DocumentStore(
-        client,
-        app[METRICS],
-        ttl_seconds=settings.apq_ttl_seconds,
-        lru_size=settings.document_cache_size,
-        lru_bytes=settings.document_cache_bytes,
-        register_bytes=settings.apq_register_bytes,
-        fallback=settings.rate_limit_fallback,
-    )
-    guard = RedisGuard("rate_limits", app[METRICS])
 
-    def limiter(name: str, limit: int, period: float) -> RateLimiter:
-        return RateLimiter(client, guard, name, limit, period, settings.rate_limit_fallback)
 
-    app[RATE_LIMITS] = RateLimits(
-        user=limiter("user", settings.rate_limit_points, settings.rate_limit_period_seconds),
-        anonymous=limiter(
-            "ip", settings.rate_limit_anonymous_points, settings.rate_limit_period_seconds
-        ),
-        auth=AuthLimits(
-            client,
-            guard,
-            per_pair=limiter("auth-pair", settings.auth_attempts, settings.auth_period_seconds),
-            per_account=limiter(
-                "auth-account", settings.auth_account_attempts, settings.auth_account_period_seconds
-            ),
-            per_address=limiter(
-                "auth-ip", settings.auth_attempts_per_ip, settings.auth_period_seconds
-            ),
-            refreshes_per_address=limiter(
-                "refresh-ip", settings.refresh_attempts_per_ip, settings.auth_period_seconds
-            ),
-            known_ttl_s=settings.known_address_ttl_seconds,
-        ),
-        member_lookup=limiter(
-            "member-lookup", settings.member_lookup_misses, settings.member_lookup_period_seconds
-        ),
-        member_lookup_ip=limiter(
-            "member-lookup-ip",
-            settings.member_lookup_misses_per_ip,
-            settings.member_lookup_period_seconds,
-        ),
-    )
-    app[IDEMPOTENCY_BUDGET] = RateLimiter(
-        client,
-        RedisGuard("idempotency", app[METRICS]),
-        "idempotency-bytes",
-        settings.idempotency_bytes_per_caller,
-        IDEMPOTENCY_TTL_S,
-        settings.rate_limit_fallback,
-    )
-    scheduler = DueSoonScheduler(client, realtime, settings.due_soon_interval_seconds)
-    scheduler.start()
-    yield
-    await scheduler.stop()
-    await revocations.stop()
-    await realtime.broker.stop()
-    await broker_client.aclose()
-    await client.aclose()
+def _client_name() -> str:
+    return f"notes-bff:{os.getpid()}"

@@ -4,32 +4,30 @@ from __future__ import annotations
 
 import gc
 import hmac
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
 from pymongo.monitoring import CommandListener
 
 from notes_bff.auth.passwords import Passwords
 from notes_bff.config import Settings
-from notes_bff.db import mongo_context, redis_context
 from notes_bff.execution.limits import Limits
 from notes_bff.http import graphiql, middlewares
 from notes_bff.http.collab_socket import PATH as COLLAB_PATH
-from notes_bff.http.collab_socket import CollabSocket, collab_context
+from notes_bff.http.collab_socket import CollabSocket
 from notes_bff.http.idempotency import idempotency
 from notes_bff.http.view import NotesGraphQLView
-from notes_bff.keys import METRICS, PASSWORDS, REDIS, SETTINGS
+from notes_bff.keys import METRICS, PASSWORDS, SETTINGS
 from notes_bff.logs import configure_logging
 from notes_bff.metrics import Metrics
 from notes_bff.observability import http as observed_http
 from notes_bff.observability import tracing
 from notes_bff.observability.drain import DRAIN, Drain, drain_on_sigterm
 from notes_bff.observability.health import healthz, readyz
-from notes_bff.observability.process import process_metrics
 from notes_bff.observability.services import MongoCommandObserver
 from notes_bff.redis_guard import RedisGuard
 from notes_bff.schema import build_schema
-from notes_bff.search import service as search_service
+from notes_bff.wiring import components
 
 
 def _may_read_metrics(request: web.Request) -> bool:
@@ -50,12 +48,6 @@ async def metrics(request: web.Request) -> web.Response:
     response.charset = "utf-8"
     response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
     return response
-
-
-async def search_context(app: web.Application) -> AsyncIterator[None]:
-    """The process's search service and, when it wins the host's election, the indexer."""
-    async with search_service.running(app[SETTINGS], app[REDIS], app[METRICS]):
-        yield
 
 
 async def tune_gc(app: web.Application) -> None:
@@ -98,12 +90,8 @@ def create_app(
     app[PASSWORDS] = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     app[DRAIN] = Drain()
     app.on_response_prepare.append(observed_http.identify_response)
-    app.cleanup_ctx.append(process_metrics)
     observers = [MongoCommandObserver(app_metrics), *tracing.mongo_listeners()]
-    app.cleanup_ctx.append(mongo_context([*mongo_listeners, *observers]))
-    app.cleanup_ctx.append(redis_context)
-    app.cleanup_ctx.append(collab_context)
-    app.cleanup_ctx.append(search_context)
+    app.cleanup_ctx.extend(components([*mongo_listeners, *observers]))
     view = NotesGraphQLView(
         build_schema(
             introspection=settings.introspection_enabled,

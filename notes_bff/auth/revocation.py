@@ -33,6 +33,7 @@ from cachetools import TTLCache
 from redis.asyncio import Redis
 
 from notes_bff.auth.tokens import TokenClaims
+from notes_bff.background import BackgroundTasks
 from notes_bff.errors import MONGO_OUTAGES, ServiceUnavailable, Unauthenticated
 from notes_bff.models import RefreshSession, User
 from notes_bff.models.clock import now
@@ -85,7 +86,7 @@ class Revocations:
         self._checked: TTLCache[str, bool] = TTLCache(CACHE_SIZE, cache_s)
         self._watches: defaultdict[str, set[_Watch]] = defaultdict(set)
         self._unwritten: dict[str, tuple[str, Event, float]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = BackgroundTasks()
 
     async def end_family(self, family_id: str) -> bool:
         """End one login: its refresh tokens now, its access tokens on their next use.
@@ -213,17 +214,13 @@ class Revocations:
 
     def start(self, broker: Broker) -> None:
         """Follow the revocations of other workers; write records Redis missed."""
-        self._tasks = [
-            asyncio.create_task(self._follow(broker), name="notes-bff-revocations"),
-            asyncio.create_task(self._write_unwritten(), name="notes-bff-revocation-writes"),
-        ]
+        self._tasks.start(
+            revocations=self._follow(broker), revocation_writes=self._write_unwritten()
+        )
 
     async def stop(self) -> None:
         """Stop following."""
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.stop()
 
     async def _follow(self, broker: Broker) -> None:
         """Learn every notice. Once listening (again: notices may have been missed while

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from strawberry.extensions import SchemaExtension
 
-from notes_bff.context import Context
+from notes_bff.execution.context import Context
 from notes_bff.execution.rate_limits import budget_subject
 from notes_bff.persisted.protocol import Resolved, current_document
 

@@ -35,10 +35,10 @@ from graphql.language import (
 from graphql.pyutils import AwaitableOrValue
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from notes_bff.context import Context, ViewerReads, current_delivery, recording_viewer_reads
-from notes_bff.keys import METRICS
+from notes_bff.execution.context import Context
 from notes_bff.observability import tracing
-from notes_bff.realtime.delivery import Delivery, ready
+from notes_bff.realtime.delivery import Delivery, current_delivery, ready
+from notes_bff.services.actor import ViewerReads, recording_viewer_reads
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -52,14 +52,14 @@ class _Rendered:
 
 
 def _viewer(context: object) -> str | None:
-    claims = context.claims if isinstance(context, Context) else None
+    claims = context.actor.claims if isinstance(context, Context) else None
     return claims.user_id if claims is not None else None
 
 
 def _count(context: object, rendered: bool, delivery: Delivery | None = None) -> None:
     """Count a rendering, or a delivery (with its lag since publication, if it is live)."""
     if isinstance(context, Context):
-        metrics = context.request.app[METRICS]
+        metrics = context.metrics
         (metrics.events_rendered if rendered else metrics.events_delivered).inc()
         if delivery is not None and delivery.live:
             metrics.delivery_lag.observe(max(time.time() - delivery.event.at, 0.0))

@@ -17,8 +17,7 @@ import structlog
 from graphql import FieldNode, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from notes_bff.context import Context
-from notes_bff.keys import METRICS
+from notes_bff.execution.context import Context
 from notes_bff.metrics import Metrics
 from notes_bff.observability import tracing
 from notes_bff.observability.scope import Scope, observing
@@ -60,7 +59,7 @@ class OperationObserver(SchemaExtension):
         if not isinstance(context, Context):
             yield
             return
-        self.metrics = context.request.app[METRICS]
+        self.metrics = context.metrics
         started = time.perf_counter()
         with observing(self.metrics) as scope, tracing.span("graphql.operation", end=False) as span:
             try:
@@ -134,7 +133,7 @@ class OperationObserver(SchemaExtension):
             "operation_type": kind,
             "outcome": outcome,
             "errors": codes,
-            "user_id": context.claims.user_id if context.claims else None,
+            "user_id": context.actor.claims.user_id if context.actor.claims else None,
             "persisted_query": resolved.digest if resolved is not None else None,
             "cost": context.operation_cost,
             "duration_ms": round(seconds * 1000, 1),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from notes_bff.context import Context
+from notes_bff.http.context import HttpContext
 from notes_bff.keys import DOCUMENTS
 from notes_bff.persisted.protocol import PersistedQueryError, Resolved, resolve
 
 
-async def admit(context: Context, query: object, extensions: object) -> Resolved:
+async def admit(context: HttpContext, query: object, extensions: object) -> Resolved:
     """The document an operation may run: its size checked and persisted or trusted
     documents resolved by the rules of ``NOTES_BFF_PERSISTED_QUERIES``.
 

@@ -9,12 +9,10 @@ upgrade are close codes (docs/collaboration.md). The rules live in ``notes_bff.c
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator
 
 from aiohttp import WSMsgType, web
 from beanie import PydanticObjectId
-from redis.asyncio import Redis
 from strawberry.http.websocket_origin import is_same_origin, normalize_origin
 
 from notes_bff.auth.tokens import TokenClaims
@@ -36,7 +34,7 @@ from notes_bff.collab.service import OUTAGES, Collaboration
 from notes_bff.errors import AppError
 from notes_bff.http.cookies import ACCESS_COOKIE
 from notes_bff.http.sockets import SocketRegistry
-from notes_bff.keys import COLLAB, MONGO_READY, REALTIME, REDIS, SESSIONS, SETTINGS
+from notes_bff.keys import COLLAB, MONGO_READY, REALTIME, SESSIONS, SETTINGS
 from notes_bff.loaders import build_loaders
 from notes_bff.models import Note, Role
 
@@ -162,22 +160,3 @@ class CollabSocket:
             yield room
         finally:
             await collab.leave(room, peer)
-
-
-async def collab_context(app: web.Application) -> AsyncIterator[None]:
-    """Start this process's collaboration (its reader has its own Redis connection, since
-    its reads block); write every open document back on shutdown."""
-    settings = app[SETTINGS]
-    assert settings.redis_url is not None
-    reader = Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=2,
-        socket_timeout=10,
-        client_name=f"notes-bff:{os.getpid()}:collab",
-    )
-    collab = Collaboration(app[REDIS], reader, app[REALTIME], settings)
-    app[COLLAB] = collab
-    collab.start()
-    yield
-    await collab.stop()
-    await reader.aclose()

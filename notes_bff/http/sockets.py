@@ -16,8 +16,8 @@ from aiohttp import web
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from notes_bff.context import Context
 from notes_bff.errors import AppError
+from notes_bff.http.context import HttpContext
 from notes_bff.http.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.keys import REALTIME
 from notes_bff.realtime.hub import Realtime
@@ -109,11 +109,11 @@ class SocketRegistry:
             async with self._slots:
                 await realtime.guard.call(partial(renew, dict(self.connections)))
 
-    async def _reject(self, context: Context, code: int, reason: str) -> NoReturn:
+    async def _reject(self, context: HttpContext, code: int, reason: str) -> NoReturn:
         await context.close_connection(code, reason)
         raise ConnectionRejectionError({"reason": reason})
 
-    async def authenticate(self, context: Context) -> UnsetType:
+    async def authenticate(self, context: HttpContext) -> UnsetType:
         """Accept the connection, or close it: 4401 anonymous, 4403 bad token or ended
         session, 4429 too many. An accepted one is closed with 4403 when its token expires
         or its session ends (log-out, refresh-token reuse, user disabled, on any worker)."""
@@ -125,27 +125,30 @@ class SocketRegistry:
             if token is None:
                 await self._reject(context, CLOSE_FORBIDDEN, "Forbidden: malformed authorization")
             try:
-                claims = context.sessions.tokens.verify(token, "access")
-                await context.sessions.revocations.check(claims)
+                claims = context.actor.sessions.tokens.verify(token, "access")
+                await context.actor.sessions.revocations.check(claims)
             except AppError as exc:
                 await self._reject(context, CLOSE_FORBIDDEN, f"Forbidden: {exc.message}")
-            context.claims, context.auth_error = claims, None
+            context.actor.act_as(claims)
         elif ACCESS_COOKIE in request.cookies:
             # The upgrade's Origin was already checked (same origin or NOTES_BFF_CORS_ORIGINS)
             # by the view before the handshake: a foreign page gets a 403, no socket.
-            if context.auth_error is not None or context.claims is None:
-                reason = context.auth_error.message if context.auth_error else "no token"
+            if context.actor.auth_error is not None or context.actor.claims is None:
+                reason = (
+                    context.actor.auth_error.message if context.actor.auth_error else "no token"
+                )
                 await self._reject(context, CLOSE_FORBIDDEN, f"Forbidden: {reason}")
         else:
             await self._reject(context, CLOSE_UNAUTHORIZED, "Unauthorized: sign in first")
-        claims = context.claims
-        assert claims is not None
+        signed_in = context.actor.claims
+        assert signed_in is not None
+        claims = signed_in
         cap = context.settings.max_connections_per_user
-        if not await self.take_slot(request, context.realtime, cap, claims.user_id):
+        if not await self.take_slot(request, context.actor.realtime, cap, claims.user_id):
             await self._reject(context, CLOSE_TOO_MANY, "Too many connections for this user")
         if isinstance(context.response, web.WebSocketResponse):
             self.open.add(context.response)
-        revocations = context.sessions.revocations
+        revocations = context.actor.sessions.revocations
         _, connection = context.request[CONNECTION_SLOT]
         self._unwatch[connection] = revocations.watch(claims, lambda: self._session_ended(context))
         if revocations.ended(claims):  # while the slot was taken
@@ -153,10 +156,10 @@ class SocketRegistry:
         self._close_on_expiry(context, claims.expires_at)
         return cast("UnsetType", UNSET)
 
-    def _session_ended(self, context: Context) -> None:
+    def _session_ended(self, context: HttpContext) -> None:
         self._spawn(context.close_connection(CLOSE_FORBIDDEN, "Session ended"))
 
-    def _close_on_expiry(self, context: Context, expires_at: datetime) -> None:
+    def _close_on_expiry(self, context: HttpContext, expires_at: datetime) -> None:
         delay = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
         loop = asyncio.get_running_loop()
         loop.call_later(

@@ -17,16 +17,17 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
-from notes_bff.context import Context
 from notes_bff.errors import AppError, BadInput, Forbidden, ServiceUnavailable
 from notes_bff.execution.errors import classify
 from notes_bff.http import graphiql
 from notes_bff.http.admission import admit
+from notes_bff.http.context import HttpContext
 from notes_bff.http.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.http.responses import error_response
 from notes_bff.http.sockets import SocketRegistry
 from notes_bff.http.ws_handlers import LegacyWSHandler, TransportWSHandler
 from notes_bff.keys import (
+    COLLAB,
     MONGO_READY,
     OPERATION_TYPE,
     PASSWORDS,
@@ -36,10 +37,10 @@ from notes_bff.keys import (
     SESSIONS,
     SETTINGS,
 )
-from notes_bff.loaders import build_loaders
 from notes_bff.metrics import Metrics
 from notes_bff.persisted.protocol import PersistedQueryError, operation_document
 from notes_bff.ratelimit import client_ip
+from notes_bff.services.actor import Actor
 
 # Apollo's CSRF prevention: a "simple" request (one a browser sends cross-site without a
 # preflight) may not be authenticated by cookie.
@@ -70,7 +71,18 @@ def _error_codes(item: GraphQLHTTPResponse) -> list[str]:
     return [str((e.get("extensions") or {}).get("code", "")) for e in errors]
 
 
-class NotesGraphQLView(GraphQLView[Context, None]):
+def _retry_after(item: GraphQLHTTPResponse, response: web.Response) -> None:
+    """``Retry-After`` for a refused sign-in attempt (a spent operation budget set it already)."""
+    errors: list[dict[str, Any]] = item.get("errors") or []  # type: ignore[assignment]
+    for error in errors:
+        extensions = error.get("extensions") or {}
+        if extensions.get("code") == "RATE_LIMITED" and "Retry-After" not in response.headers:
+            retry = extensions.get("retryAfter")
+            if isinstance(retry, int):
+                response.headers["Retry-After"] = str(retry)
+
+
+class NotesGraphQLView(GraphQLView[HttpContext, None]):
     """Strawberry's aiohttp view with the contract's auth, CSRF and error rules."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
@@ -81,7 +93,7 @@ class NotesGraphQLView(GraphQLView[Context, None]):
         self.metrics = metrics
         self.sockets = SocketRegistry()
 
-    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+    async def on_ws_connect(self, context: HttpContext) -> UnsetType | dict[str, object] | None:
         """Authenticate a websocket: ``connection_init`` authorization, else the cookie."""
         return await self.sockets.authenticate(context)
 
@@ -104,7 +116,7 @@ class NotesGraphQLView(GraphQLView[Context, None]):
 
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
-    ) -> Context:
+    ) -> HttpContext:
         """Decode the bearer token or access cookie once, and refuse it if its session has
         ended (auth/revocation.py: no database read in the common case); fresh loaders."""
         app = request.app
@@ -116,34 +128,37 @@ class NotesGraphQLView(GraphQLView[Context, None]):
             if not isinstance(response, web.WebSocketResponse) and is_simple_request(request):
                 raise HTTPException(403, "csrf")
             token = request.cookies[ACCESS_COOKIE]
-        ctx = Context(
-            request=request,
-            response=response,
+        actor = Actor(
             settings=app[SETTINGS],
-            request_loaders=build_loaders(),
             sessions=sessions,
             realtime=app[REALTIME],
             passwords=app[PASSWORDS],
-            request_id=request.get(REQUEST_ID, ""),
-            client_ip=client_ip(request, app[SETTINGS].trusted_proxies),
             rate_limits=app[RATE_LIMITS],
+            collab=app[COLLAB],
+            client_ip=client_ip(request, app[SETTINGS].trusted_proxies),
         )
         if token:
             try:
                 claims = sessions.tokens.verify(token, "access")
                 await sessions.revocations.check(claims)
             except AppError as exc:
-                ctx.auth_error = exc
+                actor.auth_error = exc
             else:
-                ctx.claims = claims
-        return ctx
+                actor.claims = claims
+        return HttpContext(
+            actor=actor,
+            metrics=self.metrics,
+            request=request,
+            response=response,
+            request_id=request.get(REQUEST_ID, ""),
+        )
 
     async def execute_single(
         self,
         request: web.Request,
         request_adapter: Any,
         sub_response: web.Response,
-        context: Context,
+        context: HttpContext,
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
@@ -242,6 +257,7 @@ class NotesGraphQLView(GraphQLView[Context, None]):
         for item in items:
             for code in _error_codes(item):
                 self.metrics.graphql_errors.labels(code).inc()
+            _retry_after(item, response)
         if isinstance(response_data, dict) and response_data.get("data") is None:
             codes = _error_codes(response_data)
             if len(codes) == 1:

@@ -30,10 +30,10 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
     StartMessage,
 )
 
-from notes_bff.context import Context
 from notes_bff.errors import AppError
 from notes_bff.execution.errors import MASKED_MESSAGE
 from notes_bff.http.admission import admit
+from notes_bff.http.context import HttpContext
 from notes_bff.http.sockets import CLOSE_FORBIDDEN
 from notes_bff.persisted.protocol import PersistedQueryError, Resolved, operation_document
 
@@ -44,7 +44,7 @@ def _error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
     return {"message": message, "extensions": {"code": code, **extensions}}
 
 
-def _coded(error: object, context: Context) -> object:
+def _coded(error: object, context: HttpContext) -> object:
     """``error`` if it carries an ``extensions.code``, else the masked error."""
     if isinstance(error, dict) and (error.get("extensions") or {}).get("code"):
         return error
@@ -52,7 +52,7 @@ def _coded(error: object, context: Context) -> object:
     return _error(MASKED_MESSAGE, "INTERNAL_SERVER_ERROR", requestId=context.request_id)
 
 
-def _masked(message: dict[str, Any], context: Context) -> dict[str, Any]:
+def _masked(message: dict[str, Any], context: HttpContext) -> dict[str, Any]:
     """The message with every error in its payload coded (``error``, ``next``, ``data``)."""
     payload = message.get("payload")
     if message.get("type") == "error":
@@ -65,13 +65,13 @@ def _masked(message: dict[str, Any], context: Context) -> dict[str, Any]:
     return message
 
 
-async def _session_alive(context: Context) -> bool:
+async def _session_alive(context: HttpContext) -> bool:
     """Whether the connection's session still stands (asked of Redis at most once a second
     per login, ``auth/revocation.py``); an ended one closes the connection with 4403."""
-    if context.claims is None:
+    if context.actor.claims is None:
         return True
     try:
-        await context.sessions.revocations.check(context.claims)
+        await context.actor.sessions.revocations.check(context.actor.claims)
     except AppError:
         await context.close_connection(CLOSE_FORBIDDEN, "Session ended")
         return False
@@ -79,7 +79,7 @@ async def _session_alive(context: Context) -> bool:
 
 
 async def _admitted(
-    context: Context, payload: object, running: int, limit: int | None
+    context: HttpContext, payload: object, running: int, limit: int | None
 ) -> Resolved | dict[str, Any]:
     """The operation's document, or the error that refuses it."""
     if not isinstance(payload, dict):
@@ -98,7 +98,7 @@ async def _admitted(
 
 
 async def _admit_then_run(
-    context: Context,
+    context: HttpContext,
     message: Any,
     running: int,
     limit: int | None,
@@ -117,7 +117,7 @@ async def _admit_then_run(
         await run({**message, "payload": {**message["payload"], "query": outcome.query}})
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class TransportWSHandler(BaseGraphQLTransportWSHandler[HttpContext, None]):
     """``graphql-transport-ws`` with admission, coded limits and masking."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
@@ -141,7 +141,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().send_message(_masked(message, self.context))  # type: ignore[arg-type]
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+class LegacyWSHandler(BaseGraphQLWSHandler[HttpContext, None]):
     """Legacy ``graphql-ws`` (subscriptions-transport-ws) with the same rules."""
 
     async def handle_start(self, message: StartMessage) -> None:

@@ -8,7 +8,7 @@ from notes_bff.models.notification import Notification, NotificationKind
 from notes_bff.models.persisted_document import PersistedDocument
 from notes_bff.models.session import RefreshSession
 from notes_bff.models.user import User
-from notes_bff.models.workspace import Member, Role, Workspace
+from notes_bff.models.workspace import Member, Role, Workspace, member_role, require_role
 
 DOCUMENT_MODELS: list[type[Document]] = [
     User,
@@ -35,4 +35,6 @@ __all__ = [
     "Role",
     "User",
     "Workspace",
+    "member_role",
+    "require_role",
 ]

@@ -85,12 +85,22 @@ class Note(Document):
             IndexModel([("due_sort", ASCENDING), ("is_archived", ASCENDING)], name="due_scan"),
         ]
 
+    @staticmethod
+    def priority_fields(priority: NotePriority) -> dict[str, object]:
+        """The stored fields of a priority: its name and its sort rank."""
+        return {"priority": priority.value, "priority_rank": priority.rank}
+
+    @staticmethod
+    def due_fields(due: datetime | None) -> dict[str, object]:
+        """The stored fields of a due date: the date and its sort key (undated sort last)."""
+        return {"due_date": due, "due_sort": due or NO_DUE_DATE}
+
     def set_priority(self, priority: NotePriority) -> None:
         """Set the priority and its sort rank together."""
-        self.priority = priority
-        self.priority_rank = priority.rank
+        for name, value in self.priority_fields(priority).items():
+            setattr(self, name, value)
 
     def set_due_date(self, due: datetime | None) -> None:
         """Set the due date and its sort key together."""
-        self.due_date = due
-        self.due_sort = due or NO_DUE_DATE
+        for name, value in self.due_fields(due).items():
+            setattr(self, name, value)

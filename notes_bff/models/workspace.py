@@ -7,6 +7,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
+from notes_bff.errors import Forbidden, NotFound
 from notes_bff.models.clock import now
 
 
@@ -59,3 +60,20 @@ class Workspace(Document):
             if member.user_id == user_id:
                 return member.role
         return None
+
+
+def member_role(workspace: Workspace | None, user_id: PydanticObjectId) -> Role | None:
+    """The user's role in ``workspace``; None for a non-member, or when there is none."""
+    return workspace.role_of(user_id) if workspace is not None else None
+
+
+def require_role(role: Role | None, needed: Role, missing: str) -> Role:
+    """``role`` if it allows ``needed``: NOT_FOUND (``missing``) for a non-member (unknown
+    and foreign look alike), FORBIDDEN for a member with less."""
+    if role is None:
+        raise NotFound(missing)
+    if not role.allows(needed):
+        raise Forbidden(
+            f"This needs the {needed.value} role in the workspace; you are {role.value}."
+        )
+    return role

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import structlog
 from redis.asyncio import Redis
 
+from notes_bff.background import BackgroundTasks
 from notes_bff.errors import ServiceUnavailable
 from notes_bff.metrics import Metrics
 from notes_bff.realtime.delivery import Delivery
@@ -97,21 +98,18 @@ class Broker:
         self.queue_size = queue_size
         self.metrics = metrics
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = BackgroundTasks()
         self._stopping = False
         self.down = False
 
     def start(self) -> None:
         """Start the reader task."""
-        self._task = asyncio.create_task(self._run(), name="notes-bff-broker")
+        self._tasks.start(broker=self._run())
 
     async def stop(self) -> None:
         """Stop the reader task."""
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._tasks.stop()
 
     @contextlib.contextmanager
     def subscribe(self, *topics: str) -> Iterator[Subscription]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 from notes_bff.loaders import Loaders, build_loaders
@@ -52,3 +53,19 @@ def ready(value: T) -> asyncio.Future[T]:
     future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
     future.set_result(value)
     return future
+
+
+# Subscriptions resolve each event with that event's delivery (fresh loaders per event,
+# shared by the process's subscribers of it); set in the subscription's task, so concurrent
+# subscriptions of one connection never see each other's.
+_delivery: ContextVar[Delivery | None] = ContextVar("delivery", default=None)
+
+
+def use_delivery(delivery: Delivery) -> None:
+    """Resolve what follows in this task as part of ``delivery``."""
+    _delivery.set(delivery)
+
+
+def current_delivery() -> Delivery | None:
+    """The subscription event this task is resolving, if any."""
+    return _delivery.get()

@@ -1,4 +1,5 @@
-"""The strawberry schema: the contract's Query, Mutation and Subscription roots."""
+"""The strawberry schema: ``Query``, ``Mutation`` and ``Subscription`` composed from each
+domain's root fields, run through the execution pipeline (``notes_bff.execution``)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,43 @@ from notes_bff.execution.limits import Limits, OperationLimits
 from notes_bff.execution.operations import OperationObserver
 from notes_bff.execution.rate_limits import RateLimitExtension
 from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
-from notes_bff.schema.root import Mutation, Query
+from notes_bff.schema.auth import AuthMutation
+from notes_bff.schema.collab import CollabMutation, CollabQuery
+from notes_bff.schema.dashboard import DashboardQuery
+from notes_bff.schema.notes import NotesMutation, NotesQuery
+from notes_bff.schema.notifications import NotificationsMutation, NotificationsQuery
+from notes_bff.schema.rate_limit import RateLimitQuery
 from notes_bff.schema.scalars import DATETIME_SCALAR
+from notes_bff.schema.search import SearchQuery, SuggestionMutation
 from notes_bff.schema.subscriptions import Subscription
+from notes_bff.schema.users import UsersQuery
+from notes_bff.schema.workspaces import WorkspacesMutation, WorkspacesQuery
+
+
+@strawberry.type
+class Query(
+    UsersQuery,
+    WorkspacesQuery,
+    NotesQuery,
+    RateLimitQuery,
+    DashboardQuery,
+    NotificationsQuery,
+    SearchQuery,
+    CollabQuery,
+):
+    """Reads."""
+
+
+@strawberry.type
+class Mutation(
+    AuthMutation,
+    WorkspacesMutation,
+    NotesMutation,
+    NotificationsMutation,
+    CollabMutation,
+    SuggestionMutation,
+):
+    """Writes."""
 
 
 class NotesSchema(strawberry.Schema):

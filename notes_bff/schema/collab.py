@@ -9,7 +9,7 @@ import strawberry
 
 from notes_bff.collab.access import note_for, snapshot_for
 from notes_bff.collab.service import Collaboration
-from notes_bff.keys import COLLAB
+from notes_bff.errors import ServiceUnavailable
 from notes_bff.models import CollabSnapshot, Role
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteType
@@ -21,7 +21,10 @@ SNAPSHOTS_MAX = 50
 
 
 def _collab(info: Info) -> Collaboration:
-    return info.context.request.app[COLLAB]
+    collab = info.context.actor.collab
+    if collab is None:
+        raise ServiceUnavailable("Collaborative editing is not running.")
+    return collab
 
 
 @strawberry.type(name="NoteSnapshot")
@@ -104,8 +107,8 @@ class CollabMutation:
             ctx.loaders, ctx.require_viewer(), object_id("noteId", note_id), Role.VIEWER
         )
         assert note.id is not None
-        assert ctx.claims is not None
-        return await _collab(info).ticket(ctx.claims, note.id)
+        assert ctx.actor.claims is not None
+        return await _collab(info).ticket(ctx.actor.claims, note.id)
 
     @strawberry.mutation(description="A named restore point of the note's text as it is now.")
     async def create_note_snapshot(

@@ -1,4 +1,4 @@
-"""The Dashboard and DashboardStats types."""
+"""The dashboard domain: the Dashboard and DashboardStats types and `Query.dashboard`."""
 
 from __future__ import annotations
 
@@ -105,3 +105,14 @@ class Dashboard:
             by_workspace=[WorkspaceCount(count=n, workspace_id=w) for w, n in data.by_workspace],
             data=data,
         )
+
+
+@strawberry.type
+class DashboardQuery:
+    """The dashboard root field (a part of ``Query``)."""
+
+    @strawberry.field
+    async def dashboard(self, info: Info) -> Dashboard:
+        actor = info.context.actor
+        actor.require_viewer()
+        return Dashboard(view=DashboardView(actor))

@@ -2,6 +2,6 @@
 
 import strawberry
 
-from notes_bff.context import Context
+from notes_bff.execution.context import Context
 
 Info = strawberry.Info[Context, None]

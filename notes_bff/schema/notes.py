@@ -1,21 +1,24 @@
-"""The Note type, note connections, and the note inputs."""
+"""The notes domain: the Note type, its connection and inputs, and the notes root fields."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from notes_bff.markdown import renderer_for
 from notes_bff.models import Note as NoteDoc
 from notes_bff.pagination import Page
-from notes_bff.schema.enums import NotePriority
+from notes_bff.schema.enums import NotePriority, NoteSort
 from notes_bff.schema.info import Info
+from notes_bff.schema.pagination import Connection
 from notes_bff.schema.suggestions import SUGGESTIONS_FIELD, NoteSuggestion
 from notes_bff.schema.users import UserType, load_user, load_users
 from notes_bff.schema.workspaces import WorkspaceType
-from notes_bff.services.note_queries import NoteQuery
+from notes_bff.services import note_writes
+from notes_bff.services.access import searched_workspace_ids, visible_note
+from notes_bff.services.note_queries import NoteQuery, note_page
+from notes_bff.services.note_writes import NoteChanges
 from notes_bff.validation import bounded_int
 
 EXCERPT_MAX = 2000
@@ -98,52 +101,13 @@ class NoteType:
 
 
 @strawberry.type
-class PageInfo:
-    """Where a page ends and whether another follows."""
-
-    has_next_page: bool
-    end_cursor: str | None
-
-    @classmethod
-    def of(cls, page: Page[Any]) -> PageInfo:
-        """The page info of a keyset page."""
-        return cls(
-            has_next_page=page.has_next_page,
-            end_cursor=page.cursors[-1] if page.cursors else None,
-        )
-
-
-@strawberry.type
-class NoteEdge:
-    """A note and its cursor."""
-
-    cursor: str
-    node: NoteType
-
-
-@strawberry.type
-class NoteConnection:
+class NoteConnection(Connection[NoteType]):
     """A page of notes."""
-
-    edges: list[NoteEdge]
-    nodes: list[NoteType]
-    page_info: PageInfo
-    page: strawberry.Private[Page[NoteDoc]]
 
     @classmethod
     def from_page(cls, page: Page[NoteDoc]) -> NoteConnection:
         """Wrap a keyset page."""
-        nodes = [NoteType.from_document(n) for n in page.items]
-        return cls(
-            edges=[NoteEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
-            nodes=nodes,
-            page_info=PageInfo.of(page),
-            page=page,
-        )
-
-    @strawberry.field(description="All matching notes; counted only when asked for.")
-    async def total_count(self) -> int:
-        return await self.page.count()
+        return cls.wrap(page, NoteType.from_document)
 
 
 @strawberry.input
@@ -214,13 +178,14 @@ class UpdateNoteInput:
     mention_ids: list[strawberry.ID] | None = strawberry.UNSET
 
 
-def given_fields(value: object) -> dict[str, object]:
-    """The fields of an input object that the client actually sent (UNSET left out)."""
-    return {
+def note_changes(value: CreateNoteInput | UpdateNoteInput) -> NoteChanges:
+    """The changes an input carries (the fields it leaves out are kept)."""
+    given = {
         name: getattr(value, name)
-        for name in value.__dataclass_fields__  # type: ignore[attr-defined]
-        if getattr(value, name) is not strawberry.UNSET
+        for name in value.__dataclass_fields__
+        if name != "workspace_id" and getattr(value, name) is not strawberry.UNSET
     }
+    return NoteChanges(**given)
 
 
 @strawberry.type
@@ -238,3 +203,90 @@ class BulkResult:
 
     succeeded_ids: list[strawberry.ID]
     failures: list[BulkFailure]
+
+
+def _bulk(outcome: note_writes.BulkOutcome) -> BulkResult:
+    return BulkResult(
+        succeeded_ids=[strawberry.ID(str(i)) for i in outcome.succeeded],
+        failures=[
+            BulkFailure(id=strawberry.ID(i), code=e.code, message=e.message)
+            for i, e in outcome.failures
+        ],
+    )
+
+
+@strawberry.type
+class NotesQuery:
+    """The notes root fields (a part of ``Query``)."""
+
+    @strawberry.field(description="Null when it does not exist or the viewer cannot see it.")
+    async def note(self, info: Info, id: strawberry.ID) -> NoteType | None:
+        doc = await visible_note(info.context.actor, id)
+        return NoteType.from_document(doc) if doc else None
+
+    @strawberry.field(
+        description=(
+            "Notes across the viewer's workspaces, or one workspace when workspaceId is given."
+        )
+    )
+    async def notes(
+        self,
+        info: Info,
+        workspace_id: strawberry.ID | None = None,
+        filter: NoteFilter | None = None,
+        sort: NoteSort | None = NoteSort.CREATED_AT_DESC,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> NoteConnection:
+        actor = info.context.actor
+        actor.require_viewer()
+        query = to_note_query(filter)
+        ids = await searched_workspace_ids(actor, workspace_id)
+        return NoteConnection.from_page(await note_page(ids, query, sort, first, after))
+
+
+@strawberry.type
+class NotesMutation:
+    """The notes root fields (a part of ``Mutation``)."""
+
+    @strawberry.mutation
+    async def create_note(self, info: Info, input: CreateNoteInput) -> NoteType:
+        doc = await note_writes.create_note(
+            info.context.actor, str(input.workspace_id), note_changes(input)
+        )
+        return NoteType.from_document(doc)
+
+    @strawberry.mutation(
+        description=(
+            "Fails with CONFLICT when expectedVersion is given and differs from the stored version."
+        )
+    )
+    async def update_note(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: UpdateNoteInput,
+        expected_version: int | None = None,
+    ) -> NoteType:
+        doc = await note_writes.update_note(
+            info.context.actor, id, note_changes(input), expected_version
+        )
+        return NoteType.from_document(doc)
+
+    @strawberry.mutation
+    async def delete_note(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+        return strawberry.ID(str(await note_writes.delete_note(info.context.actor, id)))
+
+    @strawberry.mutation
+    async def bulk_update_notes(
+        self,
+        info: Info,
+        ids: list[strawberry.ID],
+        input: UpdateNoteInput,
+    ) -> BulkResult:
+        outcome = await note_writes.bulk_update_notes(info.context.actor, ids, note_changes(input))
+        return _bulk(outcome)
+
+    @strawberry.mutation
+    async def bulk_delete_notes(self, info: Info, ids: list[strawberry.ID]) -> BulkResult:
+        return _bulk(await note_writes.bulk_delete_notes(info.context.actor, ids))

@@ -7,14 +7,14 @@ from datetime import datetime
 import strawberry
 
 from notes_bff.models import Notification as NotificationDoc
-from notes_bff.pagination import Page
 from notes_bff.schema.enums import NotificationKind
 from notes_bff.schema.info import Info
-from notes_bff.schema.notes import NoteType, PageInfo
+from notes_bff.schema.notes import NoteType
+from notes_bff.schema.pagination import Connection
 from notes_bff.schema.users import UserType, load_user
 from notes_bff.schema.workspaces import WorkspaceType
 from notes_bff.services.access import visible_note, visible_workspace
-from notes_bff.services.notifications import unread_count
+from notes_bff.services.notifications import mark_read, page_of_notifications, unread_count
 
 
 @strawberry.type(name="Notification")
@@ -44,14 +44,14 @@ class NotificationType:
     async def note(self, info: Info) -> NoteType | None:
         if self.doc.note_id is None:
             return None
-        doc = await visible_note(info.context, str(self.doc.note_id))
+        doc = await visible_note(info.context.actor, str(self.doc.note_id))
         return NoteType.from_document(doc) if doc else None
 
     @strawberry.field(description="The workspace, while the viewer is a member.")
     async def workspace(self, info: Info) -> WorkspaceType | None:
         if self.doc.workspace_id is None:
             return None
-        doc = await visible_workspace(info.context, str(self.doc.workspace_id))
+        doc = await visible_workspace(info.context.actor, str(self.doc.workspace_id))
         return WorkspaceType.from_document(doc) if doc else None
 
     @strawberry.field
@@ -60,39 +60,41 @@ class NotificationType:
 
 
 @strawberry.type
-class NotificationEdge:
-    """A notification and its cursor."""
-
-    cursor: str
-    node: NotificationType
-
-
-@strawberry.type
-class NotificationConnection:
+class NotificationConnection(Connection[NotificationType]):
     """A page of the viewer's notifications, newest first."""
-
-    edges: list[NotificationEdge]
-    nodes: list[NotificationType]
-    page_info: PageInfo
-    page: strawberry.Private[Page[NotificationDoc]]
-
-    @classmethod
-    def from_page(cls, page: Page[NotificationDoc]) -> NotificationConnection:
-        """Wrap a keyset page."""
-        nodes = [NotificationType.from_document(n) for n in page.items]
-        return cls(
-            edges=[
-                NotificationEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)
-            ],
-            nodes=nodes,
-            page_info=PageInfo.of(page),
-            page=page,
-        )
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.page.count()
 
     @strawberry.field
     async def unread_count(self, info: Info) -> int:
-        return await unread_count(info.context)
+        return await unread_count(info.context.actor)
+
+
+@strawberry.type
+class NotificationsQuery:
+    """The notification root fields (a part of ``Query``)."""
+
+    @strawberry.field
+    async def notifications(
+        self,
+        info: Info,
+        unread_only: bool | None = False,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> NotificationConnection:
+        page = await page_of_notifications(info.context.actor, bool(unread_only), first, after)
+        return NotificationConnection.wrap(page, NotificationType.from_document)
+
+
+@strawberry.type
+class NotificationsMutation:
+    """The notification root fields (a part of ``Mutation``)."""
+
+    @strawberry.mutation(
+        description=(
+            "Marks the given notifications (all when ids is null) as read; "
+            "returns how many changed."
+        )
+    )
+    async def mark_notifications_read(
+        self, info: Info, ids: list[strawberry.ID] | None = None
+    ) -> int:
+        return await mark_read(info.context.actor, ids)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 import strawberry
 from beanie import PydanticObjectId
 
+from notes_bff.execution.context import Context
+from notes_bff.realtime.broker import SlowSubscriber
 from notes_bff.realtime.events import Event
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteType
 from notes_bff.schema.notifications import NotificationType
 from notes_bff.schema.users import UserType, load_user, load_users
 from notes_bff.services import live
+
+T = TypeVar("T")
 
 
 @strawberry.enum
@@ -83,6 +88,16 @@ class PresenceEvent:
         return await load_user(info, self.change.left) if self.change.left else None
 
 
+async def _until_too_slow(context: Context, items: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Pass items through; when the subscriber fell too far behind, the transport ends the
+    connection (the client resumes with ``after``)."""
+    try:
+        async for item in items:
+            yield item
+    except SlowSubscriber:
+        await context.end_slow_subscriber()
+
+
 @strawberry.type
 class Subscription:
     """Live updates over websockets (graphql-transport-ws and graphql-ws)."""
@@ -98,7 +113,9 @@ class Subscription:
     async def workspace_events(
         self, info: Info, workspace_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[NoteEvent, None]:
-        async for event in live.workspace_events(info.context, workspace_id, after):
+        async for event in _until_too_slow(
+            info.context, live.workspace_events(info.context.actor, workspace_id, after)
+        ):
             yield NoteEvent.of(event)
 
     @strawberry.subscription(description="Changes to one note.")
@@ -107,12 +124,14 @@ class Subscription:
         info: Info,
         id: strawberry.ID,
     ) -> AsyncGenerator[NoteEvent, None]:
-        async for event in live.note_changes(info.context, id):
+        async for event in _until_too_slow(info.context, live.note_changes(info.context.actor, id)):
             yield NoteEvent.of(event)
 
     @strawberry.subscription(description="The viewer's own notifications, live.")
     async def notifications(self, info: Info) -> AsyncGenerator[NotificationType, None]:
-        async for notification in live.notifications(info.context):
+        async for notification in _until_too_slow(
+            info.context, live.notifications(info.context.actor)
+        ):
             yield NotificationType.from_document(notification)
 
     @strawberry.subscription(
@@ -121,5 +140,7 @@ class Subscription:
     async def presence(
         self, info: Info, workspace_id: strawberry.ID
     ) -> AsyncGenerator[PresenceEvent, None]:
-        async for change in live.presence(info.context, workspace_id):
+        async for change in _until_too_slow(
+            info.context, live.presence(info.context.actor, workspace_id)
+        ):
             yield PresenceEvent(workspace_id=strawberry.ID(str(change.workspace_id)), change=change)

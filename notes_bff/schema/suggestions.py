@@ -3,22 +3,19 @@ user accepts one with ``acceptSuggestion``."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from enum import Enum
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 from beanie import PydanticObjectId
 
-from notes_bff.errors import BadInput
 from notes_bff.models import Note
 from notes_bff.schema.enums import NotePriority
 from notes_bff.schema.info import Info
 from notes_bff.schema.users import UserType, load_user
-from notes_bff.search import service as search_service
-from notes_bff.search.extract import Member, NoteText, Suggestion, suggestions
+from notes_bff.search.extract import Suggestion
+from notes_bff.services.suggestions import suggestions_of, zone_of
 
 
 @strawberry.enum(description="What accepting a suggestion does.")
@@ -89,46 +86,6 @@ class NoteSuggestion:
         )
 
 
-def zone_of(name: str | None) -> ZoneInfo:
-    """An IANA time zone (``BAD_USER_INPUT`` on ``timeZone`` when unknown)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BadInput("timeZone", "timeZone is not an IANA time zone name.") from exc
-
-
-async def extract(info: Info, note: Note, zone: ZoneInfo) -> list[Suggestion]:
-    """The suggestions of a stored note, for a user in ``zone``."""
-    loaders = info.context.loaders
-    workspace = await loaders.workspace_by_id.load_document(note.workspace_id)
-    members = await loaders.user_by_id.load_documents(
-        [m.user_id for m in workspace.members] if workspace else []
-    )
-    tag_counts = await loaders.tag_counts_by_workspace.load(note.workspace_id)
-    service = search_service.active()
-    similar = (
-        await service.backend.similar_tags(
-            str(note.workspace_id), str(note.id), note.title, note.content
-        )
-        if service is not None
-        else {}
-    )
-    text = NoteText(
-        title=note.title,
-        content=note.content,
-        written_at=note.updated_at,
-        zone=zone,
-        due_date=note.due_date,
-        priority=note.priority,
-        tags=note.tags,
-        assignee_ids=[str(i) for i in note.assignee_ids],
-        members=[Member(str(u.id), u.name, u.email) for u in members],
-        workspace_tags=[tag for tag, _ in tag_counts],
-        similar_tags=similar,
-    )
-    return await asyncio.to_thread(suggestions, text)
-
-
 class HasNote(Protocol):
     """A type that wraps a stored note (``NoteType``)."""
 
@@ -139,7 +96,7 @@ async def note_suggestions(
     root: HasNote, info: Info, time_zone: str | None = "UTC"
 ) -> list[NoteSuggestion]:
     """``Note.suggestions``."""
-    found = await extract(info, root.doc, zone_of(time_zone))
+    found = await suggestions_of(info.context.actor, root.doc, zone_of(time_zone))
     return [NoteSuggestion.of(s) for s in found]
 
 

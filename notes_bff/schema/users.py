@@ -1,4 +1,4 @@
-"""The User type."""
+"""The users domain: the User type and ``Query.me``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.models import User as UserDoc
 from notes_bff.schema.info import Info
-from notes_bff.services.access import viewer_workspaces
+from notes_bff.services.users import visible_email
 
 
 @strawberry.type(name="User")
@@ -40,13 +40,7 @@ class UserType:
         )
     )
     async def email(self, info: Info) -> str | None:
-        viewer = info.context.viewer_id
-        if viewer is None:
-            return None
-        if viewer == self.doc.id:
-            return self.doc.email
-        shared = any(ws.role_of(self.doc.id) for ws in await viewer_workspaces(info.context))  # type: ignore[arg-type]
-        return self.doc.email if shared else None
+        return await visible_email(info.context.actor, self.doc)
 
 
 async def load_user(info: Info, user_id: PydanticObjectId) -> UserType:
@@ -61,3 +55,14 @@ async def load_users(info: Info, user_ids: Sequence[PydanticObjectId]) -> list[U
     """The users that exist among ``user_ids``, in order."""
     docs = await info.context.loaders.user_by_id.load_documents(user_ids)
     return [UserType.from_document(d) for d in docs]
+
+
+@strawberry.type
+class UsersQuery:
+    """The user root fields (a part of ``Query``)."""
+
+    @strawberry.field(description="The authenticated user, or null for an anonymous request.")
+    async def me(self, info: Info) -> UserType | None:
+        viewer = info.context.viewer_id
+        doc = await info.context.loaders.user_by_id.load_document(viewer) if viewer else None
+        return UserType.from_document(doc) if doc else None

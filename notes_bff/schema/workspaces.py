@@ -1,4 +1,5 @@
-"""The Workspace, Member and TagCount types."""
+"""The workspaces domain: the Workspace, Member and TagCount types, the workspace inputs,
+and the workspace and membership root fields."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from notes_bff.models import Workspace as WorkspaceDoc
 from notes_bff.schema.enums import NoteSort, Role
 from notes_bff.schema.info import Info
 from notes_bff.schema.users import UserType, load_user, load_users
-from notes_bff.services.note_queries import notes_filter, page_of_notes
+from notes_bff.services import workspaces
+from notes_bff.services.access import viewer_workspaces, visible_workspace
+from notes_bff.services.changes import KEEP, WorkspaceChanges
+from notes_bff.services.live import online_members
+from notes_bff.services.note_queries import note_page
 
 if TYPE_CHECKING:
     from notes_bff.schema.notes import NoteConnection, NoteFilter
@@ -85,9 +90,7 @@ class WorkspaceType:
         description="Members with at least one live connection to this workspace right now."
     )
     async def online_members(self, info: Info) -> list[UserType]:
-        from notes_bff.services.live import online_members
-
-        return await load_users(info, await online_members(info.context, self.doc))
+        return await load_users(info, await online_members(info.context.actor, self.doc))
 
     @strawberry.field
     def members(self) -> list[MemberType]:
@@ -109,10 +112,7 @@ class WorkspaceType:
         from notes_bff.schema.notes import NoteConnection, to_note_query
 
         assert self.doc.id is not None
-        flt = notes_filter([self.doc.id], to_note_query(filter))
-        page = await page_of_notes(
-            flt, sort or NoteSort.CREATED_AT_DESC, 20 if first is None else first, after
-        )
+        page = await note_page([self.doc.id], to_note_query(filter), sort, first, after)
         return NoteConnection.from_page(page)
 
     @strawberry.field
@@ -125,3 +125,91 @@ class WorkspaceType:
         assert self.doc.id is not None
         counts = await info.context.loaders.tag_counts_by_workspace.load(self.doc.id)
         return [TagCount(tag=t, count=n) for t, n in counts]
+
+
+@strawberry.input
+class CreateWorkspaceInput:
+    """A new workspace."""
+
+    name: str
+    description: str | None = None
+
+
+@strawberry.input
+class UpdateWorkspaceInput:
+    """Changes to a workspace; ``description: null`` clears it."""
+
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+
+    def changes(self) -> WorkspaceChanges:
+        """The changes sent (fields left out are kept)."""
+        return WorkspaceChanges(
+            name=KEEP if self.name is strawberry.UNSET else self.name,
+            description=KEEP if self.description is strawberry.UNSET else self.description,
+        )
+
+
+@strawberry.type
+class WorkspacesQuery:
+    """The workspace root fields (a part of ``Query``)."""
+
+    @strawberry.field
+    async def workspaces(self, info: Info) -> list[WorkspaceType]:
+        actor = info.context.actor
+        actor.require_viewer()
+        return [WorkspaceType.from_document(w) for w in await viewer_workspaces(actor)]
+
+    @strawberry.field(
+        description=(
+            "Null when it does not exist or the viewer is not a member "
+            "(the two are indistinguishable)."
+        )
+    )
+    async def workspace(self, info: Info, id: strawberry.ID) -> WorkspaceType | None:
+        doc = await visible_workspace(info.context.actor, id)
+        return WorkspaceType.from_document(doc) if doc else None
+
+
+@strawberry.type
+class WorkspacesMutation:
+    """The workspace and membership root fields (a part of ``Mutation``)."""
+
+    @strawberry.mutation
+    async def create_workspace(self, info: Info, input: CreateWorkspaceInput) -> WorkspaceType:
+        doc = await workspaces.create_workspace(info.context.actor, input.name, input.description)
+        return WorkspaceType.from_document(doc)
+
+    @strawberry.mutation
+    async def update_workspace(
+        self, info: Info, id: strawberry.ID, input: UpdateWorkspaceInput
+    ) -> WorkspaceType:
+        doc = await workspaces.update_workspace(info.context.actor, id, input.changes())
+        return WorkspaceType.from_document(doc)
+
+    @strawberry.mutation
+    async def delete_workspace(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+        return strawberry.ID(str(await workspaces.delete_workspace(info.context.actor, id)))
+
+    @strawberry.mutation
+    async def add_member(
+        self, info: Info, workspace_id: strawberry.ID, email: str, role: Role
+    ) -> MemberType:
+        member = await workspaces.add_member(info.context.actor, workspace_id, email, role)
+        return MemberType.from_document(member)
+
+    @strawberry.mutation
+    async def update_member_role(
+        self, info: Info, workspace_id: strawberry.ID, user_id: strawberry.ID, role: Role
+    ) -> MemberType:
+        member = await workspaces.update_member_role(
+            info.context.actor, workspace_id, user_id, role
+        )
+        return MemberType.from_document(member)
+
+    @strawberry.mutation
+    async def remove_member(
+        self, info: Info, workspace_id: strawberry.ID, user_id: strawberry.ID
+    ) -> strawberry.ID:
+        removed = await workspaces.remove_member(info.context.actor, workspace_id, user_id)
+        return strawberry.ID(str(removed))

@@ -8,11 +8,11 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from notes_bff.context import Context
 from notes_bff.loaders.aggregates import LIVE_NOTES_INDEX
 from notes_bff.models import Note, NotePriority
 from notes_bff.models.clock import now
 from notes_bff.services.access import viewer_workspaces
+from notes_bff.services.actor import Actor
 from notes_bff.services.note_queries import (
     SORT_SPECS,
     NoteQuery,
@@ -42,12 +42,12 @@ class DashboardStatsData:
 class DashboardView:
     """The viewer's dashboard; each section is one indexed query."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
         self.moment = now()
 
     async def _live(self) -> dict[str, Any] | None:
-        ids = [ws.id for ws in await viewer_workspaces(self.ctx) if ws.id is not None]
+        ids = [ws.id for ws in await viewer_workspaces(self.actor) if ws.id is not None]
         return notes_filter(ids, NoteQuery()) if ids else None
 
     async def _section(self, extra: dict[str, Any], sort: Any, first: int) -> list[Note]:
@@ -75,7 +75,7 @@ class DashboardView:
 
     async def assigned_to_me(self, first: int) -> list[Note]:
         """Notes assigned to the viewer, soonest due first."""
-        return await self._section({"assignee_ids": self.ctx.require_viewer()}, DUE_ASC, first)
+        return await self._section({"assignee_ids": self.actor.require_viewer()}, DUE_ASC, first)
 
     async def stats(self) -> DashboardStatsData:
         """Every counter in one aggregation (``$facet``)."""

@@ -8,7 +8,6 @@ so even two scanners at once could never notify the same due date twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from datetime import timedelta
@@ -16,6 +15,7 @@ from datetime import timedelta
 import structlog
 from redis.asyncio import Redis
 
+from notes_bff.background import BackgroundTasks
 from notes_bff.models import Note, NotificationKind
 from notes_bff.models.clock import now
 from notes_bff.notification_text import notification_message
@@ -37,19 +37,16 @@ class DueSoonScheduler:
         self.realtime = realtime
         self.interval_s = interval_s
         self.guard = RedisGuard("scheduler", realtime.guard.metrics)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = BackgroundTasks()
         self._owner = f"{os.getpid()}:{id(self)}"
 
     def start(self) -> None:
         """Start the loop."""
-        self._task = asyncio.create_task(self._run(), name="notes-bff-due-soon")
+        self._tasks.start(due_soon=self._run())
 
     async def stop(self) -> None:
         """Stop the loop."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._tasks.stop()
 
     async def _run(self) -> None:
         # The lock lives a little less than one round, so exactly one process scans per round.

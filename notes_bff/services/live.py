@@ -1,4 +1,8 @@
-"""Subscriptions: every event is authorized again at delivery and resolved with fresh loaders."""
+"""Subscriptions: every event is authorized again at delivery and resolved with fresh loaders.
+
+A subscriber too slow for its queue gets ``SlowSubscriber`` from the iterator; what that
+means for the connection is the transport's business.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,18 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TypeVar
 
 from beanie import PydanticObjectId
 
-from notes_bff.context import Context, use_delivery
 from notes_bff.errors import Forbidden, NotFound
-from notes_bff.models import Notification, Workspace
-from notes_bff.realtime.broker import SlowSubscriber
-from notes_bff.realtime.delivery import Delivery
+from notes_bff.models import Notification, Workspace, member_role
+from notes_bff.realtime.delivery import Delivery, use_delivery
 from notes_bff.realtime.event_log import id_after
 from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
 from notes_bff.realtime.presence import HEARTBEAT_S
 from notes_bff.services.access import visible_note, visible_workspace
+from notes_bff.services.actor import Actor
 from notes_bff.validation import object_id
-
-T = TypeVar("T")
 
 
 async def _still_member(
@@ -30,64 +30,30 @@ async def _still_member(
 ) -> Workspace:
     """The workspace as of this event (read once per process); FORBIDDEN for non-members."""
     workspace = await delivery.loaders.workspace_by_id.load(workspace_id)
-    if workspace is None or workspace.role_of(viewer) is None:
+    if member_role(workspace, viewer) is None:
         raise Forbidden("You are no longer a member of this workspace.")
+    assert workspace is not None
     return workspace
 
 
-async def _subscribable(ctx: Context, raw_id: str) -> tuple[PydanticObjectId, PydanticObjectId]:
-    viewer = ctx.require_viewer()
-    workspace = await visible_workspace(ctx, raw_id)
+async def _subscribable(actor: Actor, raw_id: str) -> tuple[PydanticObjectId, PydanticObjectId]:
+    workspace = await visible_workspace(actor, raw_id)
     if workspace is None or workspace.id is None:
         raise NotFound("No such workspace.")
-    return viewer, workspace.id
+    return actor.require_viewer(), workspace.id
 
 
-CLOSE_SLOW = 4508
-
-
-async def _cut_off_when_slow(ctx: Context, events: AsyncIterator[T]) -> AsyncIterator[T]:
-    """Pass events through; close the connection (4508) when its queue overflowed."""
-    try:
-        async for item in events:
-            yield item
-    except SlowSubscriber:
-        await ctx.close_connection(
-            CLOSE_SLOW, "Subscriber too slow; reconnect (with `after` to resume)"
-        )
-
-
-def workspace_events(ctx: Context, raw_id: str, after: str | None) -> AsyncIterator[Event]:
-    """See :func:`_workspace_events`."""
-    return _cut_off_when_slow(ctx, _workspace_events(ctx, raw_id, after))
-
-
-def note_changes(ctx: Context, raw_id: str) -> AsyncIterator[Event]:
-    """See :func:`_note_changes`."""
-    return _cut_off_when_slow(ctx, _note_changes(ctx, raw_id))
-
-
-def notifications(ctx: Context) -> AsyncIterator[Notification]:
-    """See :func:`_notifications`."""
-    return _cut_off_when_slow(ctx, _notifications(ctx))
-
-
-def presence(ctx: Context, raw_id: str) -> AsyncIterator[PresenceChange]:
-    """See :func:`_presence`."""
-    return _cut_off_when_slow(ctx, _presence(ctx, raw_id))
-
-
-async def _workspace_events(ctx: Context, raw_id: str, after: str | None) -> AsyncIterator[Event]:
+async def workspace_events(actor: Actor, raw_id: str, after: str | None) -> AsyncIterator[Event]:
     """The workspace's note events: first the retained ones after ``after``, then live ones.
 
     The live subscription starts before the replay is read, and events are deduplicated by
     their log id, so nothing published during the replay is lost or delivered twice.
     """
-    viewer, workspace_id = await _subscribable(ctx, raw_id)
-    with ctx.realtime.broker.subscribe(workspace_topic(str(workspace_id))) as live:
+    viewer, workspace_id = await _subscribable(actor, raw_id)
+    with actor.realtime.broker.subscribe(workspace_topic(str(workspace_id))) as live:
         last: str | None = None
         if after is not None:
-            for event in await ctx.realtime.log.replay(str(workspace_id), after):
+            for event in await actor.realtime.log.replay(str(workspace_id), after):
                 delivery = Delivery(event)
                 await _still_member(delivery, workspace_id, viewer)
                 use_delivery(delivery)
@@ -105,14 +71,14 @@ async def _workspace_events(ctx: Context, raw_id: str, after: str | None) -> Asy
             yield event
 
 
-async def _note_changes(ctx: Context, raw_id: str) -> AsyncIterator[Event]:
+async def note_changes(actor: Actor, raw_id: str) -> AsyncIterator[Event]:
     """Changes to one note, until it is deleted."""
-    viewer = ctx.require_viewer()
-    note = await visible_note(ctx, raw_id)
+    viewer = actor.require_viewer()
+    note = await visible_note(actor, raw_id)
     if note is None:
         raise NotFound("No such note.")
     note_id = str(note.id)
-    with ctx.realtime.broker.subscribe(workspace_topic(str(note.workspace_id))) as live:
+    with actor.realtime.broker.subscribe(workspace_topic(str(note.workspace_id))) as live:
         async for delivery in live:
             await _still_member(delivery, note.workspace_id, viewer)
             event = delivery.event
@@ -124,10 +90,10 @@ async def _note_changes(ctx: Context, raw_id: str) -> AsyncIterator[Event]:
                 return
 
 
-async def _notifications(ctx: Context) -> AsyncIterator[Notification]:
+async def notifications(actor: Actor) -> AsyncIterator[Notification]:
     """The viewer's new notifications."""
-    viewer = ctx.require_viewer()
-    with ctx.realtime.broker.subscribe(user_topic(str(viewer))) as live:
+    viewer = actor.require_viewer()
+    with actor.realtime.broker.subscribe(user_topic(str(viewer))) as live:
         async for delivery in live:
             if delivery.event.subject_id is None:
                 continue
@@ -147,10 +113,10 @@ class PresenceChange:
     left: PydanticObjectId | None
 
 
-async def _presence(ctx: Context, raw_id: str) -> AsyncIterator[PresenceChange]:
+async def presence(actor: Actor, raw_id: str) -> AsyncIterator[PresenceChange]:
     """Mark the viewer online while subscribed; every join and leave in the workspace."""
-    viewer, workspace_id = await _subscribable(ctx, raw_id)
-    realtime, ws, me = ctx.realtime, str(workspace_id), str(viewer)
+    viewer, workspace_id = await _subscribable(actor, raw_id)
+    realtime, ws, me = actor.realtime, str(workspace_id), str(viewer)
     connection = uuid.uuid4().hex
 
     async def online() -> list[PydanticObjectId]:
@@ -195,10 +161,11 @@ async def _presence(ctx: Context, raw_id: str) -> AsyncIterator[PresenceChange]:
                 await realtime.presence_changed(ws, left_id=me)
 
 
-async def online_members(ctx: Context, workspace: Workspace) -> list[PydanticObjectId]:
+async def online_members(actor: Actor, workspace: Workspace) -> list[PydanticObjectId]:
     """Members of ``workspace`` with a live presence subscription there."""
     users = (
-        await ctx.realtime.guard.call(lambda: ctx.realtime.presence.online(str(workspace.id))) or []
+        await actor.realtime.guard.call(lambda: actor.realtime.presence.online(str(workspace.id)))
+        or []
     )
     return [
         PydanticObjectId(u) for u in users if workspace.role_of(PydanticObjectId(u)) is not None

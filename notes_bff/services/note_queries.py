@@ -203,6 +203,24 @@ async def page_of_notes(
     return await keyset_page(Note, flt, sort.value, spec, first, after, index_for(flt, spec))
 
 
+DEFAULT_PAGE = 20
+
+
+async def note_page(
+    workspace_ids: Sequence[PydanticObjectId],
+    query: NoteQuery,
+    sort: NoteSort | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Note]:
+    """The one note listing: a page of the notes matching ``query`` in these workspaces
+    (none: an always-empty filter keeps the page shape and cursors), newest first and 20
+    long unless told otherwise."""
+    flt = notes_filter(workspace_ids, query) if workspace_ids else {"_id": {"$in": []}}
+    size = DEFAULT_PAGE if first is None else first
+    return await page_of_notes(flt, sort or NoteSort.CREATED_AT_DESC, size, after)
+
+
 async def top_notes(flt: dict[str, Any], sort: SortSpec, first: int) -> list[Note]:
     """The first ``first`` notes of ``flt`` in order ``sort`` (dashboard sections)."""
     limit = page_size("first", first)

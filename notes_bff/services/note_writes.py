@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
-from notes_bff.context import Context
-from notes_bff.errors import AppError, BadInput, Conflict, NotFound
-from notes_bff.keys import COLLAB
-from notes_bff.models import Note, NotePriority, NotificationKind, Role, Workspace
-from notes_bff.models.clock import now
-from notes_bff.models.note import NO_DUE_DATE
-from notes_bff.services.access import note_for_change, require_role, workspace_for_change
+from notes_bff.errors import AppError, BadInput, Conflict, NotFound, ServiceUnavailable
+from notes_bff.models import (
+    Note,
+    NotePriority,
+    NotificationKind,
+    Role,
+    Workspace,
+    member_role,
+    require_role,
+)
+from notes_bff.services.access import note_for_change, workspace_for_change
+from notes_bff.services.actor import Actor
+from notes_bff.services.changes import KEEP, Changes, Keep
 from notes_bff.services.notifications import notify
 from notes_bff.validation import (
     CONTENT_MAX,
@@ -27,8 +34,24 @@ from notes_bff.validation import (
     tags,
 )
 
-# Fields of UpdateNoteInput that may be set to null (clearing them); the others may not.
-_NULLABLE = {"due_date"}
+
+@dataclass(frozen=True)
+class NoteChanges(Changes):
+    """Raw changes to a note, as a client gave them (validated by :func:`validate_changes`);
+    ``due_date=None`` clears the due date, every other field refuses None."""
+
+    title: str | Keep | None = KEEP
+    content: str | Keep | None = KEEP
+    tags: Sequence[str] | Keep | None = KEEP
+    is_pinned: bool | Keep | None = KEEP
+    priority: NotePriority | Keep | None = KEEP
+    due_date: datetime | Keep | None = KEEP
+    is_archived: bool | Keep | None = KEEP
+    assignee_ids: Sequence[str] | Keep | None = KEEP
+    mention_ids: Sequence[str] | Keep | None = KEEP
+
+
+# The contract's names of the fields, for error paths; fields that may be set to null.
 _FIELD_NAMES = {
     "title": "title",
     "content": "content",
@@ -40,6 +63,7 @@ _FIELD_NAMES = {
     "assignee_ids": "assigneeIds",
     "mention_ids": "mentionIds",
 }
+_NULLABLE = {"due_date"}
 
 
 def _people_are_members(changes: dict[str, Any], workspace: Workspace) -> None:
@@ -51,10 +75,10 @@ def _people_are_members(changes: dict[str, Any], workspace: Workspace) -> None:
             raise BadInput(field_name, f"{field_name}: not members of the workspace: {strangers}")
 
 
-def validate_changes(raw: dict[str, Any], prefix: str = "input") -> dict[str, Any]:
-    """Validated ``$set`` values for the given UpdateNoteInput fields (python names)."""
+def validate_changes(raw: NoteChanges, prefix: str = "input") -> dict[str, Any]:
+    """Validated ``$set`` values for the given changes (sort keys beside what they sort)."""
     changes: dict[str, Any] = {}
-    for name, value in raw.items():
+    for name, value in raw.given().items():
         path = f"{prefix}.{_FIELD_NAMES[name]}"
         if value is None and name not in _NULLABLE:
             raise BadInput(path, f"{path} cannot be null; leave it out to keep it unchanged.")
@@ -65,11 +89,9 @@ def validate_changes(raw: dict[str, Any], prefix: str = "input") -> dict[str, An
         elif name == "tags":
             changes[name] = tags(path, value)
         elif name == "priority":
-            priority = NotePriority(value)
-            changes.update(priority=priority.value, priority_rank=priority.rank)
+            changes.update(Note.priority_fields(NotePriority(value)))
         elif name == "due_date":
-            due = moment(value) if value is not None else None
-            changes.update(due_date=due, due_sort=due or NO_DUE_DATE)
+            changes.update(Note.due_fields(moment(value) if value is not None else None))
         elif name in ("assignee_ids", "mention_ids"):
             changes[name] = object_ids(path, value)
         else:
@@ -77,44 +99,49 @@ def validate_changes(raw: dict[str, Any], prefix: str = "input") -> dict[str, An
     return changes
 
 
-async def _notify_new_people(
-    ctx: Context, note: Note, before: Note | None, actor: PydanticObjectId
-) -> None:
+async def _notify_new_people(actor: Actor, note: Note, before: Note | None) -> None:
+    """Notify who became an assignee or was mentioned (not the actor themself)."""
+    viewer = actor.require_viewer()
     for kind, attr in (
         (NotificationKind.ASSIGNED, "assignee_ids"),
         (NotificationKind.MENTION, "mention_ids"),
     ):
         old = set(getattr(before, attr)) if before else set()
-        new = [u for u in getattr(note, attr) if u not in old and u != actor]
-        await notify(ctx, kind, new, subject=note.title, note=note, actor=actor)
+        new = [u for u in getattr(note, attr) if u not in old and u != viewer]
+        await notify(actor, kind, new, subject=note.title, note=note)
 
 
-async def create_note(ctx: Context, workspace_id: str, raw: dict[str, Any]) -> Note:
+async def create_note(actor: Actor, workspace_id: str, raw: NoteChanges) -> Note:
     """A new note in a workspace where the viewer is at least an editor."""
-    viewer = ctx.require_viewer()
-    workspace = await workspace_for_change(ctx, workspace_id, Role.EDITOR, "input.workspaceId")
-    changes = validate_changes(raw)
+    viewer = actor.require_viewer()
+    workspace = await workspace_for_change(actor, workspace_id, Role.EDITOR, "input.workspaceId")
+    # On creation, null means "the default" (for dueDate, the default is none).
+    sent = {k: v for k, v in raw.given().items() if v is not None or k == "due_date"}
+    changes = validate_changes(NoteChanges(**sent))
     _people_are_members(changes, workspace)
     note = Note(workspace_id=workspace.id, author_id=viewer, last_edited_by_id=viewer, **changes)
     await note.insert()
-    await ctx.realtime.note_changed("CREATED", str(workspace.id), str(note.id), str(viewer))
-    await _notify_new_people(ctx, note, None, viewer)
+    await actor.realtime.note_changed("CREATED", str(workspace.id), str(note.id), str(viewer))
+    await _notify_new_people(actor, note, None)
     return note
 
 
 async def update_note(
-    ctx: Context, note_id: str, raw: dict[str, Any], expected_version: int | None
+    actor: Actor, note_id: str, raw: NoteChanges, expected_version: int | None
 ) -> Note:
     """Apply the given changes atomically; with ``expected_version``, only to that version."""
-    viewer = ctx.require_viewer()
-    before, workspace = await note_for_change(ctx, note_id)
+    viewer = actor.require_viewer()
+    before, workspace = await note_for_change(actor, note_id)
     changes = validate_changes(raw)
     _people_are_members(changes, workspace)
     flt: dict[str, Any] = {"_id": before.id}
     if "content" in changes:
         if before.collab_mark is not None:  # under collaborative editing: merged, not replaced
-            collab = ctx.request.app[COLLAB]
-            await collab.merge_content(before, changes.pop("content"), viewer, expected_version)
+            if actor.collab is None:
+                raise ServiceUnavailable("Collaborative editing is not running.")
+            await actor.collab.merge_content(
+                before, changes.pop("content"), viewer, expected_version
+            )
             if not changes:
                 return await _reloaded(before)
             expected_version = None
@@ -125,7 +152,7 @@ async def update_note(
     raw_after = await Note.get_pymongo_collection().find_one_and_update(
         flt,
         {
-            "$set": {**changes, "updated_at": now(), "last_edited_by_id": viewer},
+            "$set": {**changes, "updated_at": actor.clock(), "last_edited_by_id": viewer},
             "$inc": {"version": 1},
         },
         return_document=ReturnDocument.AFTER,
@@ -139,8 +166,10 @@ async def update_note(
             )
         raise NotFound("No such note.")
     after: Note = Note.model_validate(raw_after)
-    await ctx.realtime.note_changed("UPDATED", str(after.workspace_id), str(after.id), str(viewer))
-    await _notify_new_people(ctx, after, before, viewer)
+    await actor.realtime.note_changed(
+        "UPDATED", str(after.workspace_id), str(after.id), str(viewer)
+    )
+    await _notify_new_people(actor, after, before)
     return after
 
 
@@ -152,15 +181,15 @@ async def _reloaded(note: Note) -> Note:
     return found
 
 
-async def delete_note(ctx: Context, note_id: str) -> PydanticObjectId:
+async def delete_note(actor: Actor, note_id: str) -> PydanticObjectId:
     """Delete a note the viewer may edit."""
-    note, _ = await note_for_change(ctx, note_id)
+    note, _ = await note_for_change(actor, note_id)
     result = await Note.get_pymongo_collection().delete_one({"_id": note.id})
     if result.deleted_count != 1:
         raise NotFound("No such note.")
     assert note.id is not None
-    await ctx.realtime.note_changed(
-        "DELETED", str(note.workspace_id), str(note.id), str(ctx.require_viewer())
+    await actor.realtime.note_changed(
+        "DELETED", str(note.workspace_id), str(note.id), str(actor.require_viewer())
     )
     return note.id
 
@@ -173,12 +202,12 @@ class BulkOutcome:
     failures: list[tuple[str, AppError]] = field(default_factory=list)
 
 
-async def _editable(ctx: Context, raw_ids: Sequence[str], outcome: BulkOutcome) -> list[Note]:
+async def _editable(actor: Actor, raw_ids: Sequence[str], outcome: BulkOutcome) -> list[Note]:
     """The notes among ``raw_ids`` the viewer may edit; the others become failures."""
-    viewer = ctx.require_viewer()
+    viewer = actor.require_viewer()
     ids = object_ids("ids", list(raw_ids))
-    notes = await ctx.loaders.note_by_id.load_many(ids)
-    workspaces = await ctx.loaders.workspace_by_id.load_documents(
+    notes = await actor.loaders.note_by_id.load_many(ids)
+    workspaces = await actor.loaders.workspace_by_id.load_documents(
         [n.workspace_id for n in notes if n is not None]
     )
     by_id = {ws.id: ws for ws in workspaces}
@@ -186,25 +215,22 @@ async def _editable(ctx: Context, raw_ids: Sequence[str], outcome: BulkOutcome) 
     for note_id, note in zip(ids, notes, strict=True):
         workspace = by_id.get(note.workspace_id) if note else None
         try:
-            if note is None or workspace is None or workspace.role_of(viewer) is None:
-                raise NotFound("No such note.")
-            require_role(workspace, viewer, Role.EDITOR)
+            require_role(member_role(workspace, viewer), Role.EDITOR, "No such note.")
+            assert note is not None
             allowed.append(note)
         except AppError as exc:
             outcome.failures.append((str(note_id), exc))
     return allowed
 
 
-async def bulk_update_notes(
-    ctx: Context, raw_ids: Sequence[str], raw: dict[str, Any]
-) -> BulkOutcome:
+async def bulk_update_notes(actor: Actor, raw_ids: Sequence[str], raw: NoteChanges) -> BulkOutcome:
     """Apply one change to many notes; notes the viewer may not edit are reported, untouched."""
-    viewer = ctx.require_viewer()
+    viewer = actor.require_viewer()
     changes = validate_changes(raw)
     outcome = BulkOutcome()
     targets: list[Note] = []
-    for note in await _editable(ctx, raw_ids, outcome):
-        workspace = await ctx.loaders.workspace_by_id.load_document(note.workspace_id)
+    for note in await _editable(actor, raw_ids, outcome):
+        workspace = await actor.loaders.workspace_by_id.load_document(note.workspace_id)
         assert workspace is not None
         try:
             _people_are_members(changes, workspace)
@@ -221,32 +247,32 @@ async def bulk_update_notes(
         await Note.get_pymongo_collection().update_many(
             {"_id": {"$in": [n.id for n in targets]}},
             {
-                "$set": {**changes, "updated_at": now(), "last_edited_by_id": viewer},
+                "$set": {**changes, "updated_at": actor.clock(), "last_edited_by_id": viewer},
                 "$inc": {"version": 1},
             },
         )
         outcome.succeeded = await _still_there([n.id for n in targets if n.id], outcome)
         for note in targets:
             if note.id in outcome.succeeded:
-                await ctx.realtime.note_changed(
+                await actor.realtime.note_changed(
                     "UPDATED", str(note.workspace_id), str(note.id), str(viewer)
                 )
-                await _notify_new_people(ctx, note.model_copy(update=changes), note, viewer)
+                await _notify_new_people(actor, note.model_copy(update=changes), note)
     return outcome
 
 
-async def bulk_delete_notes(ctx: Context, raw_ids: Sequence[str]) -> BulkOutcome:
+async def bulk_delete_notes(actor: Actor, raw_ids: Sequence[str]) -> BulkOutcome:
     """Delete many notes; notes the viewer may not edit are reported, untouched."""
     outcome = BulkOutcome()
-    notes = {n.id: n for n in await _editable(ctx, raw_ids, outcome) if n.id is not None}
+    notes = {n.id: n for n in await _editable(actor, raw_ids, outcome) if n.id is not None}
     if notes:
         existing = await _still_there(list(notes), outcome)
         await Note.get_pymongo_collection().delete_many({"_id": {"$in": existing}})
         outcome.succeeded = existing
-        actor = str(ctx.require_viewer())
+        by = str(actor.require_viewer())
         for note_id in existing:
             workspace_id = str(notes[note_id].workspace_id)
-            await ctx.realtime.note_changed("DELETED", workspace_id, str(note_id), actor)
+            await actor.realtime.note_changed("DELETED", workspace_id, str(note_id), by)
     return outcome
 
 

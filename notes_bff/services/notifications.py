@@ -7,11 +7,12 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from notes_bff.context import Context
 from notes_bff.models import Note, Notification, NotificationKind, Workspace
 from notes_bff.notification_text import notification_message
 from notes_bff.pagination import Page, keyset_page
 from notes_bff.realtime.hub import Realtime
+from notes_bff.services.actor import Actor
+from notes_bff.services.note_queries import DEFAULT_PAGE
 from notes_bff.validation import object_ids
 
 NOTIFICATION_SORT = [("created_at", -1), ("_id", -1)]
@@ -49,49 +50,55 @@ async def store_notifications(
 
 
 async def notify(
-    ctx: Context,
+    actor: Actor,
     kind: NotificationKind,
     user_ids: Sequence[PydanticObjectId],
     *,
     subject: str,
-    actor: PydanticObjectId,
     note: Note | None = None,
     workspace: Workspace | None = None,
     role: str = "",
 ) -> list[Notification]:
-    """Notify users of the viewer's action on ``subject`` (a note title, a workspace name)."""
+    """Notify users of the actor's action on ``subject`` (a note title, a workspace name)."""
     if not user_ids:
         return []
-    actor_doc = await ctx.loaders.user_by_id.load_document(actor)
+    by = actor.require_viewer()
+    by_doc = await actor.loaders.user_by_id.load_document(by)
     message = notification_message(
-        kind, subject=subject, actor=actor_doc.name if actor_doc else "Someone", role=role
+        kind, subject=subject, actor=by_doc.name if by_doc else "Someone", role=role
     )
     return await store_notifications(
-        ctx.realtime, kind, user_ids, message, actor=actor, note=note, workspace=workspace
+        actor.realtime, kind, user_ids, message, actor=by, note=note, workspace=workspace
     )
 
 
 async def page_of_notifications(
-    ctx: Context, unread_only: bool, first: int, after: str | None
+    actor: Actor, unread_only: bool, first: int | None, after: str | None
 ) -> Page[Notification]:
     """The viewer's notifications, newest first."""
-    flt: dict[str, Any] = {"user_id": ctx.require_viewer()}
+    flt: dict[str, Any] = {"user_id": actor.require_viewer()}
     if unread_only:
         flt["read"] = False
     hint = "user_read_created" if unread_only else "user_created"
     return await keyset_page(
-        Notification, flt, "NOTIFICATIONS", NOTIFICATION_SORT, first, after, hint
+        Notification,
+        flt,
+        "NOTIFICATIONS",
+        NOTIFICATION_SORT,
+        DEFAULT_PAGE if first is None else first,
+        after,
+        hint,
     )
 
 
-async def unread_count(ctx: Context) -> int:
+async def unread_count(actor: Actor) -> int:
     """How many of the viewer's notifications are unread."""
-    return await Notification.find({"user_id": ctx.require_viewer(), "read": False}).count()
+    return await Notification.find({"user_id": actor.require_viewer(), "read": False}).count()
 
 
-async def mark_read(ctx: Context, raw_ids: Sequence[str] | None) -> int:
+async def mark_read(actor: Actor, raw_ids: Sequence[str] | None) -> int:
     """Mark the given (or all) of the viewer's notifications read; how many changed."""
-    flt: dict[str, Any] = {"user_id": ctx.require_viewer(), "read": False}
+    flt: dict[str, Any] = {"user_id": actor.require_viewer(), "read": False}
     if raw_ids is not None:
         flt["_id"] = {"$in": object_ids("ids", list(raw_ids), max_count=1000)}
     result = await Notification.get_pymongo_collection().update_many(flt, {"$set": {"read": True}})

@@ -7,12 +7,21 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
-from notes_bff.context import Context
 from notes_bff.errors import BadInput, Conflict, NotFound
-from notes_bff.models import Member, Note, Notification, NotificationKind, Role, User, Workspace
-from notes_bff.models.clock import now
+from notes_bff.models import (
+    Member,
+    Note,
+    Notification,
+    NotificationKind,
+    Role,
+    User,
+    Workspace,
+    require_role,
+)
 from notes_bff.ratelimit import refund, spend_all
-from notes_bff.services.access import require_role, workspace_for_change
+from notes_bff.services.access import visible_workspace, workspace_for_change
+from notes_bff.services.actor import Actor
+from notes_bff.services.changes import Keep, WorkspaceChanges
 from notes_bff.services.notifications import notify
 from notes_bff.validation import (
     DESCRIPTION_MAX,
@@ -31,9 +40,9 @@ def _description(field: str, value: str | None) -> str | None:
     return text or None
 
 
-async def create_workspace(ctx: Context, name: str, description: str | None) -> Workspace:
+async def create_workspace(actor: Actor, name: str, description: str | None) -> Workspace:
     """A new workspace owned by the viewer."""
-    viewer = ctx.require_viewer()
+    viewer = actor.require_viewer()
     workspace = Workspace(
         name=single_line("input.name", name, WORKSPACE_NAME_LENGTH),
         description=_description("input.description", description),
@@ -44,16 +53,16 @@ async def create_workspace(ctx: Context, name: str, description: str | None) -> 
     return workspace
 
 
-async def update_workspace(ctx: Context, raw_id: str, given: dict[str, Any]) -> Workspace:
+async def update_workspace(actor: Actor, raw_id: str, raw: WorkspaceChanges) -> Workspace:
     """Rename or re-describe a workspace (owners only); ``description: None`` clears it."""
-    workspace = await workspace_for_change(ctx, raw_id, Role.OWNER)
-    changes: dict[str, Any] = {"updated_at": now()}
-    if "name" in given:
-        if given["name"] is None:
+    workspace = await workspace_for_change(actor, raw_id, Role.OWNER)
+    changes: dict[str, Any] = {"updated_at": actor.clock()}
+    if not isinstance(raw.name, Keep):
+        if raw.name is None:
             raise BadInput("input.name", "input.name cannot be null.")
-        changes["name"] = single_line("input.name", given["name"], WORKSPACE_NAME_LENGTH)
-    if "description" in given:
-        changes["description"] = _description("input.description", given["description"])
+        changes["name"] = single_line("input.name", raw.name, WORKSPACE_NAME_LENGTH)
+    if not isinstance(raw.description, Keep):
+        changes["description"] = _description("input.description", raw.description)
     return await _apply(workspace.id, {}, {"$set": changes})
 
 
@@ -80,31 +89,31 @@ async def _apply(
     return workspace
 
 
-async def delete_workspace(ctx: Context, raw_id: str) -> PydanticObjectId:
+async def delete_workspace(actor: Actor, raw_id: str) -> PydanticObjectId:
     """Delete a workspace with its notes and notifications (owners only)."""
-    workspace = await workspace_for_change(ctx, raw_id, Role.OWNER)
+    workspace = await workspace_for_change(actor, raw_id, Role.OWNER)
     assert workspace.id is not None
     await Note.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Notification.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Workspace.get_pymongo_collection().delete_one({"_id": workspace.id})
-    viewer = str(ctx.require_viewer())
-    await ctx.realtime.membership_changed(str(workspace.id), viewer, viewer)
+    viewer = str(actor.require_viewer())
+    await actor.realtime.membership_changed(str(workspace.id), viewer, viewer)
     return workspace.id
 
 
-async def add_member(ctx: Context, raw_id: str, raw_email: str, role: Role) -> Member:
+async def add_member(actor: Actor, raw_id: str, raw_email: str, role: Role) -> Member:
     """Add a registered user by email (owners only).
 
     The answer tells an owner that an address has no account, and anyone signed in can own a
     workspace: such misses spend budgets per user and per client address (spent before the
     lookup, so concurrent ones cannot overdraw; given back when the account exists, since
     adding and notifying that user is no quiet probe)."""
-    viewer = ctx.require_viewer()
-    workspace = await workspace_for_change(ctx, raw_id, Role.OWNER, "workspaceId")
+    viewer = actor.require_viewer()
+    workspace = await workspace_for_change(actor, raw_id, Role.OWNER, "workspaceId")
     address = email("email", raw_email)
-    limits = ctx.rate_limits
+    limits = actor.rate_limits
     lookup = await spend_all(
-        [(limits.member_lookup, str(viewer)), (limits.member_lookup_ip, ctx.client_ip)]
+        [(limits.member_lookup, str(viewer)), (limits.member_lookup_ip, actor.client_ip)]
     )
     user = await User.find_one({"email": address})
     if user is None or user.id is None:
@@ -115,17 +124,16 @@ async def add_member(ctx: Context, raw_id: str, raw_email: str, role: Role) -> M
         workspace = await _apply(
             workspace.id,
             {"members.user_id": {"$ne": user.id}},
-            {"$push": {"members": member.model_dump()}, "$set": {"updated_at": now()}},
+            {"$push": {"members": member.model_dump()}, "$set": {"updated_at": actor.clock()}},
         )
     except NotFound:
         raise Conflict("That user is already a member.", field="email") from None
     await notify(
-        ctx,
+        actor,
         NotificationKind.MEMBER_ADDED,
         [user.id],
         subject=workspace.name,
         role=role.value,
-        actor=viewer,
         workspace=workspace,
     )
     return member
@@ -136,9 +144,9 @@ def _keeps_another_owner(user_id: PydanticObjectId) -> dict[str, Any]:
     return {"members": {"$elemMatch": {"role": Role.OWNER.value, "user_id": {"$ne": user_id}}}}
 
 
-async def update_member_role(ctx: Context, raw_id: str, raw_user: str, role: Role) -> Member:
+async def update_member_role(actor: Actor, raw_id: str, raw_user: str, role: Role) -> Member:
     """Change a member's role (owners only); the last owner cannot be demoted."""
-    workspace = await workspace_for_change(ctx, raw_id, Role.OWNER, "workspaceId")
+    workspace = await workspace_for_change(actor, raw_id, Role.OWNER, "workspaceId")
     user_id = object_id("userId", raw_user)
     current = workspace.role_of(user_id)
     if current is None:
@@ -150,25 +158,25 @@ async def update_member_role(ctx: Context, raw_id: str, raw_user: str, role: Rol
         workspace = await _apply(
             workspace.id,
             guard,
-            {"$set": {"members.$[m].role": role.value, "updated_at": now()}},
+            {"$set": {"members.$[m].role": role.value, "updated_at": actor.clock()}},
             array_filters=[{"m.user_id": user_id}],
         )
     except NotFound:
         raise Conflict("A workspace needs at least one owner.", field="role") from None
-    viewer = str(ctx.require_viewer())
-    await ctx.realtime.membership_changed(str(workspace.id), viewer, str(user_id))
+    viewer = str(actor.require_viewer())
+    await actor.realtime.membership_changed(str(workspace.id), viewer, str(user_id))
     return next(m for m in workspace.members if m.user_id == user_id)
 
 
-async def remove_member(ctx: Context, raw_id: str, raw_user: str) -> PydanticObjectId:
+async def remove_member(actor: Actor, raw_id: str, raw_user: str) -> PydanticObjectId:
     """Remove a member (owners), or leave (anyone); the last owner cannot leave."""
-    viewer = ctx.require_viewer()
+    viewer = actor.require_viewer()
     user_id = object_id("userId", raw_user)
-    workspace = await ctx.loaders.workspace_by_id.load_document(object_id("workspaceId", raw_id))
-    if workspace is None or workspace.role_of(viewer) is None:
+    workspace = await visible_workspace(actor, raw_id, "workspaceId")
+    if workspace is None:
         raise NotFound("No such workspace.")
     if user_id != viewer:
-        require_role(workspace, viewer, Role.OWNER)
+        require_role(workspace.role_of(viewer), Role.OWNER, "No such workspace.")
     if workspace.role_of(user_id) is None:
         raise NotFound("That user is not a member.")
     try:
@@ -177,9 +185,9 @@ async def remove_member(ctx: Context, raw_id: str, raw_user: str) -> PydanticObj
             _keeps_another_owner(user_id)
             if workspace.role_of(user_id) is Role.OWNER
             else {"members.user_id": user_id},
-            {"$pull": {"members": {"user_id": user_id}}, "$set": {"updated_at": now()}},
+            {"$pull": {"members": {"user_id": user_id}}, "$set": {"updated_at": actor.clock()}},
         )
     except NotFound:
         raise Conflict("A workspace needs at least one owner.", field="userId") from None
-    await ctx.realtime.membership_changed(str(workspace.id), str(viewer), str(user_id))
+    await actor.realtime.membership_changed(str(workspace.id), str(viewer), str(user_id))
     return user_id

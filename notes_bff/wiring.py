@@ -1,0 +1,209 @@
+"""Every long-lived component of a process, each opened and closed by one ``cleanup_ctx``
+generator; :func:`components` lists them in the order they start (they stop in reverse)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
+
+from aiohttp import web
+from pymongo.monitoring import CommandListener
+
+from notes_bff.auth.revocation import Revocations
+from notes_bff.auth.sessions import SessionService
+from notes_bff.auth.tokens import TokenService
+from notes_bff.collab.service import Collaboration
+from notes_bff.db import init_beanie_until_ready, mongo_client, redis_client, redis_waiting_client
+from notes_bff.http.idempotency import TTL_S as IDEMPOTENCY_TTL_S
+from notes_bff.keys import (
+    COLLAB,
+    DOCUMENTS,
+    IDEMPOTENCY_BUDGET,
+    METRICS,
+    MONGO,
+    MONGO_READY,
+    RATE_LIMITS,
+    REALTIME,
+    REDIS,
+    SESSIONS,
+    SETTINGS,
+)
+from notes_bff.observability.process import process_metrics
+from notes_bff.persisted.store import DocumentStore
+from notes_bff.ratelimit import AuthLimits, RateLimiter, RateLimits
+from notes_bff.realtime.hub import Realtime
+from notes_bff.redis_guard import RedisGuard
+from notes_bff.search import service as search_service
+from notes_bff.services.due_soon import DueSoonScheduler
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+def components(mongo_listeners: Sequence[CommandListener] = ()) -> list[CleanupContext]:
+    """The process's components, in start order."""
+    return [
+        process_metrics,
+        mongo(mongo_listeners),
+        redis,
+        realtime,
+        sessions,
+        document_store,
+        rate_limits,
+        collaboration,
+        due_soon_scheduler,
+        search,
+    ]
+
+
+def mongo(listeners: Sequence[CommandListener] = ()) -> CleanupContext:
+    """MongoDB and Beanie.
+
+    The first initialization is awaited, so a healthy server starts fully ready. When
+    MongoDB does not answer, the server starts anyway (``/readyz`` says 503, operations
+    answer ``SERVICE_UNAVAILABLE``) and keeps retrying in the background until it does.
+    """
+
+    async def open_mongo(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        client = mongo_client(settings, listeners)
+        ready = asyncio.Event()
+        app[MONGO] = client
+        app[MONGO_READY] = ready
+        task = asyncio.create_task(init_beanie_until_ready(client, settings, ready))
+        await asyncio.wait([task], timeout=settings.mongodb_timeout_ms / 1000 + 1)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await client.close()
+
+    return open_mongo
+
+
+async def redis(app: web.Application) -> AsyncIterator[None]:
+    """The Redis client for commands (connections are made lazily)."""
+    client = redis_client(app[SETTINGS], app[METRICS])
+    app[REDIS] = client
+    yield
+    await client.aclose()
+
+
+async def realtime(app: web.Application) -> AsyncIterator[None]:
+    """Live events: the broker's one pub/sub connection waits for messages (no socket
+    timeout, but PINGs), the event log and presence share the command client."""
+    settings = app[SETTINGS]
+    broker_client = redis_waiting_client(settings, "broker", health_check_interval=15)
+    hub = Realtime(app[REDIS], broker_client, app[METRICS], settings.subscriber_queue_size)
+    app[REALTIME] = hub
+    hub.broker.start()
+    yield
+    await hub.broker.stop()
+    await broker_client.aclose()
+
+
+async def sessions(app: web.Application) -> AsyncIterator[None]:
+    """Tokens and sessions; ended sessions are learnt from every worker through the broker."""
+    settings = app[SETTINGS]
+    revocations = Revocations(
+        app[REDIS],
+        RedisGuard("revocations", app[METRICS]),
+        timedelta(seconds=settings.access_token_ttl_seconds),
+        settings.revocation_cache_seconds,
+    )
+    app[SESSIONS] = SessionService(TokenService.from_settings(settings), revocations)
+    revocations.start(app[REALTIME].broker)
+    yield
+    await revocations.stop()
+
+
+async def document_store(app: web.Application) -> AsyncIterator[None]:
+    """Persisted and APQ documents: Redis, with a bounded cache in the process."""
+    settings = app[SETTINGS]
+    app[DOCUMENTS] = DocumentStore(
+        app[REDIS],
+        app[METRICS],
+        ttl_seconds=settings.apq_ttl_seconds,
+        lru_size=settings.document_cache_size,
+        lru_bytes=settings.document_cache_bytes,
+        register_bytes=settings.apq_register_bytes,
+        fallback=settings.rate_limit_fallback,
+    )
+    yield
+
+
+async def rate_limits(app: web.Application) -> AsyncIterator[None]:
+    """Every budget: operations, sign-in attempts, member lookups, idempotency bytes."""
+    settings = app[SETTINGS]
+    client = app[REDIS]
+    guard = RedisGuard("rate_limits", app[METRICS])
+
+    def limiter(name: str, limit: int, period: float) -> RateLimiter:
+        return RateLimiter(client, guard, name, limit, period, settings.rate_limit_fallback)
+
+    app[RATE_LIMITS] = RateLimits(
+        user=limiter("user", settings.rate_limit_points, settings.rate_limit_period_seconds),
+        anonymous=limiter(
+            "ip", settings.rate_limit_anonymous_points, settings.rate_limit_period_seconds
+        ),
+        auth=AuthLimits(
+            client,
+            guard,
+            per_pair=limiter("auth-pair", settings.auth_attempts, settings.auth_period_seconds),
+            per_account=limiter(
+                "auth-account", settings.auth_account_attempts, settings.auth_account_period_seconds
+            ),
+            per_address=limiter(
+                "auth-ip", settings.auth_attempts_per_ip, settings.auth_period_seconds
+            ),
+            refreshes_per_address=limiter(
+                "refresh-ip", settings.refresh_attempts_per_ip, settings.auth_period_seconds
+            ),
+            known_ttl_s=settings.known_address_ttl_seconds,
+        ),
+        member_lookup=limiter(
+            "member-lookup", settings.member_lookup_misses, settings.member_lookup_period_seconds
+        ),
+        member_lookup_ip=limiter(
+            "member-lookup-ip",
+            settings.member_lookup_misses_per_ip,
+            settings.member_lookup_period_seconds,
+        ),
+    )
+    app[IDEMPOTENCY_BUDGET] = RateLimiter(
+        client,
+        RedisGuard("idempotency", app[METRICS]),
+        "idempotency-bytes",
+        settings.idempotency_bytes_per_caller,
+        IDEMPOTENCY_TTL_S,
+        settings.rate_limit_fallback,
+    )
+    yield
+
+
+async def collaboration(app: web.Application) -> AsyncIterator[None]:
+    """Collaborative editing (its reader has its own connection, since its reads block);
+    every open document is written back on shutdown."""
+    settings = app[SETTINGS]
+    reader = redis_waiting_client(settings, "collab", socket_timeout=10)
+    collab = Collaboration(app[REDIS], reader, app[REALTIME], settings)
+    app[COLLAB] = collab
+    collab.start()
+    yield
+    await collab.stop()
+    await reader.aclose()
+
+
+async def due_soon_scheduler(app: web.Application) -> AsyncIterator[None]:
+    """DUE_SOON notifications (one scanner in the deployment at a time)."""
+    scheduler = DueSoonScheduler(app[REDIS], app[REALTIME], app[SETTINGS].due_soon_interval_seconds)
+    scheduler.start()
+    yield
+    await scheduler.stop()
+
+
+async def search(app: web.Application) -> AsyncIterator[None]:
+    """The process's search service and, when it wins the host's election, the indexer."""
+    async with search_service.running(app[SETTINGS], app[REDIS], app[METRICS]):
+        yield
