@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     graphiql_assets_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
     introspection: bool | None = None
     apq_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # Query answers kept in each worker and in Redis until a write changes what they read
+    # (docs/response-cache.md); browsers may reuse a GET answer this long without asking.
+    response_cache: bool = True
+    response_cache_ttl_seconds: int = Field(default=60, ge=1, le=24 * 3600)
+    response_cache_entries: int = Field(default=10_000, ge=1)
+    browser_cache_seconds: int = Field(default=0, ge=0, le=3600)
     max_document_bytes: int = Field(default=100_000, ge=1024)
     document_cache_size: int = Field(default=1000, ge=1)
     document_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)

@@ -16,6 +16,7 @@ from notes_bff.metrics import Metrics
 from notes_bff.persisted.store import DocumentStore
 from notes_bff.ratelimit import RateLimiter, RateLimits
 from notes_bff.realtime.hub import Realtime
+from notes_bff.response_cache.store import ResponseCache
 
 SETTINGS = web.AppKey("settings", Settings)
 MONGO = web.AppKey("mongo", AsyncMongoClient)
@@ -27,6 +28,7 @@ METRICS = web.AppKey("metrics", Metrics)
 DOCUMENTS = web.AppKey("documents", DocumentStore)
 REALTIME = web.AppKey("realtime", Realtime)
 COLLAB = web.AppKey("collab", Collaboration)
+RESPONSE_CACHE = web.AppKey("response_cache", ResponseCache)
 RATE_LIMITS = web.AppKey("rate_limits", RateLimits)
 # Bytes of Idempotency-Key records each caller may have the server keep.
 IDEMPOTENCY_BUDGET = web.AppKey("idempotency_budget", RateLimiter)

@@ -68,6 +68,7 @@ class Metrics:
         self._graphql()
         self._services()
         self._realtime()
+        self._response_cache()
         self._process()
 
     def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
@@ -214,6 +215,21 @@ class Metrics:
         self.slow_subscribers = self._counter(
             "notes_bff_slow_subscribers",
             "Subscriptions cut off because their queue overflowed (websocket closed with 4508)",
+        )
+
+    def _response_cache(self) -> None:
+        self.response_cache = self._counter(
+            "notes_bff_response_cache_lookups",
+            "Response cache lookups by tier (l1: this worker, l2: Redis) and outcome",
+            ("tier", "outcome"),
+        )
+        self.response_cache_invalidations = self._counter(
+            "notes_bff_response_cache_invalidations",
+            "Tag versions bumped by writes (each drops every cached answer that read the tag)",
+        )
+        self.response_cache_stored_bytes = self._counter(
+            "notes_bff_response_cache_stored_bytes",
+            "Bytes of answers written to the Redis tier",
         )
 
     def _process(self) -> None:

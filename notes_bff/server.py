@@ -15,6 +15,7 @@ from notes_bff.execution.limits import Limits
 from notes_bff.http import graphiql, middlewares
 from notes_bff.http.collab_socket import PATH as COLLAB_PATH
 from notes_bff.http.collab_socket import CollabSocket
+from notes_bff.http.etags import etags
 from notes_bff.http.idempotency import idempotency
 from notes_bff.http.view import NotesGraphQLView
 from notes_bff.keys import METRICS, PASSWORDS, SETTINGS
@@ -81,6 +82,7 @@ def create_app(
             middlewares.security_headers(settings),
             middlewares.cors(settings),
             middlewares.compression(settings.compress_min_bytes),
+            etags(settings.browser_cache_seconds),
             middlewares.json_errors,
             idempotency(RedisGuard("idempotency", app_metrics)),
         ],

@@ -27,6 +27,7 @@ from notes_bff.keys import (
     RATE_LIMITS,
     REALTIME,
     REDIS,
+    RESPONSE_CACHE,
     SESSIONS,
     SETTINGS,
 )
@@ -35,6 +36,7 @@ from notes_bff.persisted.store import DocumentStore
 from notes_bff.ratelimit import AuthLimits, RateLimiter, RateLimits
 from notes_bff.realtime.hub import Realtime
 from notes_bff.redis_guard import RedisGuard
+from notes_bff.response_cache.store import ResponseCache
 from notes_bff.search import service as search_service
 from notes_bff.services.due_soon import DueSoonScheduler
 
@@ -48,6 +50,7 @@ def components(mongo_listeners: Sequence[CommandListener] = ()) -> list[CleanupC
         mongo(mongo_listeners),
         redis,
         realtime,
+        response_cache,
         sessions,
         document_store,
         rate_limits,
@@ -101,6 +104,20 @@ async def realtime(app: web.Application) -> AsyncIterator[None]:
     yield
     await hub.broker.stop()
     await broker_client.aclose()
+
+
+async def response_cache(app: web.Application) -> AsyncIterator[None]:
+    """Query answers (unless turned off), invalidated through the realtime hub's writes."""
+    settings = app[SETTINGS]
+    if settings.response_cache:
+        app[RESPONSE_CACHE] = ResponseCache(
+            app[REDIS],
+            app[REALTIME].versions,
+            app[METRICS],
+            ttl_s=settings.response_cache_ttl_seconds,
+            l1_entries=settings.response_cache_entries,
+        )
+    yield
 
 
 async def sessions(app: web.Application) -> AsyncIterator[None]:

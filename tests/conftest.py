@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +215,7 @@ def api(app_client: TestClient) -> Api:  # type: ignore[type-arg]
 async def another_app(
     app_client: TestClient,  # type: ignore[type-arg]
     settings: Settings,
+    mongo_listeners: Sequence[monitoring.CommandListener] = (),
     **overrides: Any,
 ) -> AsyncIterator[Api]:
     """Another application (other settings) on the same servers and database.
@@ -223,7 +224,10 @@ async def another_app(
     application's client *before* the other one closes, so no background task of either
     (compactor, indexer, scheduler) ever meets a closed client.
     """
-    app = create_app(Settings(_env_file=None, **{**settings.model_dump(), **overrides}))  # type: ignore[call-arg]
+    app = create_app(
+        Settings(_env_file=None, **{**settings.model_dump(), **overrides}),  # type: ignore[call-arg]
+        mongo_listeners=mongo_listeners,
+    )
     async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
         try:
             yield Api(client)
@@ -240,8 +244,10 @@ def other_app(
 ) -> Callable[..., AbstractAsyncContextManager[Api]]:  # type: ignore[type-arg]
     """Another application (other settings) on the same servers and database, for one test."""
 
-    def make(**overrides: Any) -> AbstractAsyncContextManager[Api]:
-        return another_app(app_client, settings, **overrides)
+    def make(
+        mongo_listeners: Sequence[monitoring.CommandListener] = (), **overrides: Any
+    ) -> AbstractAsyncContextManager[Api]:
+        return another_app(app_client, settings, mongo_listeners, **overrides)
 
     return make
 

@@ -73,8 +73,9 @@ async def test_a_list_renders_each_distinct_content_once(api: Api) -> None:
     renderer = renderer_for(api.client.app[SETTINGS])
     renders, hits = renderer.renders, renderer.hits
     replies: list[Any] = []
-    for _ in range(2):
-        replies.append(await api.ok(PAGE, {"w": ws}, token=owner["token"]))
+    # The same page twice, in two spellings: the second is not a response-cache hit.
+    for query in (PAGE, PAGE + "\n# again\n"):
+        replies.append(await api.ok(query, {"w": ws}, token=owner["token"]))
     # 5 notes, 3 fields each, twice: two renders, then the second request from the cache.
     assert renderer.renders == renders + 2
     assert renderer.hits == hits + 15

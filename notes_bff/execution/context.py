@@ -11,6 +11,7 @@ from notes_bff.config import Settings
 from notes_bff.loaders import Loaders
 from notes_bff.metrics import Metrics
 from notes_bff.ratelimit import Decision
+from notes_bff.response_cache.store import ResponseCache
 from notes_bff.services.actor import Actor
 
 
@@ -29,6 +30,9 @@ class Context:
     # Set while the operation is checked: its static cost, then what spending it decided.
     operation_cost: int = 1
     rate: Decision | None = None
+    # The response cache (None: off), and whether this operation's answer came from it.
+    response_cache: ResponseCache | None = None
+    cache_status: str | None = None
 
     @property
     def settings(self) -> Settings:

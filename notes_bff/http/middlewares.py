@@ -22,7 +22,7 @@ CORS_HEADERS = (
 # Response headers a page of another allowed origin may read (docs/frontend.md).
 CORS_EXPOSED_HEADERS = (
     "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Request-Id, "
-    "Idempotent-Replayed"
+    "Idempotent-Replayed, ETag, X-Cache"
 )
 # Brotli quality 4 compresses JSON answers within 5 % of quality 5 for 60 % of its CPU
 # time. Bodies from OFF_LOOP_BYTES on (0.5 ms of compression and more) are compressed in

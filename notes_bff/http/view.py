@@ -34,6 +34,7 @@ from notes_bff.keys import (
     RATE_LIMITS,
     REALTIME,
     REQUEST_ID,
+    RESPONSE_CACHE,
     SESSIONS,
     SETTINGS,
 )
@@ -151,6 +152,7 @@ class NotesGraphQLView(GraphQLView[HttpContext, None]):
             request=request,
             response=response,
             request_id=request.get(REQUEST_ID, ""),
+            response_cache=app.get(RESPONSE_CACHE),
         )
 
     async def execute_single(
@@ -198,6 +200,8 @@ class NotesGraphQLView(GraphQLView[HttpContext, None]):
         finally:
             if resolved.operation_type:
                 request[OPERATION_TYPE] = resolved.operation_type
+        if context.cache_status is not None:
+            sub_response.headers["X-Cache"] = context.cache_status
         return result
 
     async def render_graphql_ide(self, request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.loaders.base import Loader
 from notes_bff.models import Note
+from notes_bff.response_cache import tags
 
 # Aggregations over the unarchived notes of some workspaces read this index's prefix.
 LIVE_NOTES_INDEX = "ws_created"
@@ -41,6 +42,8 @@ def tag_count_pipeline(keys: Sequence[PydanticObjectId]) -> list[dict[str, Any]]
 class NoteCountByWorkspaceLoader(Loader[PydanticObjectId, int]):
     """How many unarchived notes each workspace holds."""
 
+    cache_tag_kind = tags.WORKSPACE_NOTES
+
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[int]:
         rows = await Note.aggregate(note_count_pipeline(keys), hint=LIVE_NOTES_INDEX).to_list()
         counts = {row["_id"]: row["n"] for row in rows}
@@ -52,6 +55,8 @@ TagCounts = list[tuple[str, int]]
 
 class TagCountsByWorkspaceLoader(Loader[PydanticObjectId, TagCounts]):
     """Tag usage of each workspace's unarchived notes, most used first, then by name."""
+
+    cache_tag_kind = tags.WORKSPACE_NOTES
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[TagCounts]:
         rows = await Note.aggregate(tag_count_pipeline(keys), hint=LIVE_NOTES_INDEX).to_list()

@@ -1,26 +1,33 @@
-"""The base of every loader: a shared result is never cancelled by one of its awaiters, and
-every batch is measured (its size) and traced."""
+"""The base of every loader: a shared result is never cancelled by one of its awaiters,
+every batch is measured (its size) and traced, and its tags reach the response cache."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from aiodataloader import DataLoader
 
 from notes_bff.observability import tracing
 from notes_bff.observability.scope import current_scope
+from notes_bff.response_cache.reads import reading
+from notes_bff.response_cache.tags import tag
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
 async def _observed(
-    name: str, load: Callable[[list[K]], Awaitable[list[V]]], keys: list[K]
+    name: str,
+    tag: Callable[[K], str],
+    load: Callable[[list[K]], Awaitable[list[V]]],
+    keys: list[K],
 ) -> list[V]:
-    """One batch: its size in ``notes_bff_dataloader_batch_size``, and a span."""
+    """One batch: its size in ``notes_bff_dataloader_batch_size``, and a span; the response
+    cache learns what it reads first."""
+    await reading(*(tag(key) for key in keys))
     scope = current_scope()
     if scope is not None:
         scope.metrics.dataloader_batch_size.labels(name).observe(len(keys))
@@ -36,9 +43,18 @@ class Loader(DataLoader[K, V]):
     every other resolver awaiting it, and so in the request: each awaiter gets its own shield.
     """
 
+    # The kind of the response cache's tag of what loading a key reads (response_cache.tags).
+    cache_tag_kind: ClassVar[str]
+
+    def cache_tag(self, key: K) -> str:
+        """The response cache's tag of what loading ``key`` reads."""
+        return tag(self.cache_tag_kind, key)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.batch_load_fn = partial(_observed, type(self).__name__, self.batch_load_fn)
+        self.batch_load_fn = partial(
+            _observed, type(self).__name__, self.cache_tag, self.batch_load_fn
+        )
 
     def load(self, key: K) -> asyncio.Future[V]:
         """The value for ``key`` (batched with the others of this tick)."""

@@ -9,6 +9,7 @@ from beanie import Document, PydanticObjectId
 
 from notes_bff.loaders.base import Loader
 from notes_bff.models import Note, User, Workspace
+from notes_bff.response_cache import tags
 
 D = TypeVar("D", bound=Document)
 
@@ -40,15 +41,18 @@ class UserByIdLoader(_DocumentByIdLoader[User]):
     """Users by id."""
 
     model = User
+    cache_tag_kind = tags.USER
 
 
 class WorkspaceByIdLoader(_DocumentByIdLoader[Workspace]):
     """Workspaces by id."""
 
     model = Workspace
+    cache_tag_kind = tags.WORKSPACE
 
 
 class NoteByIdLoader(_DocumentByIdLoader[Note]):
     """Notes by id."""
 
     model = Note
+    cache_tag_kind = tags.NOTE

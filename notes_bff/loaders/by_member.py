@@ -9,10 +9,13 @@ from beanie import PydanticObjectId
 from notes_bff.loaders.base import Loader
 from notes_bff.loaders.by_id import WorkspaceByIdLoader
 from notes_bff.models import Workspace
+from notes_bff.response_cache import tags
 
 
 class WorkspacesByMemberLoader(Loader[PydanticObjectId, list[Workspace]]):
     """Every workspace each user is a member of, oldest first; primes workspaces by id."""
+
+    cache_tag_kind = tags.MEMBERSHIPS
 
     def __init__(self, workspace_by_id: WorkspaceByIdLoader) -> None:
         super().__init__()

@@ -1,5 +1,5 @@
 """The process's realtime parts in one place: event log, broker, presence, connection slots,
-publishing."""
+publishing, and the response cache's invalidation that goes with each write."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from notes_bff.realtime.event_log import EventLog
 from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
 from notes_bff.realtime.presence import Presence
 from notes_bff.redis_guard import RedisGuard
+from notes_bff.response_cache import tags
+from notes_bff.response_cache.versions import TagVersions
 
 
 class Realtime:
@@ -28,6 +30,7 @@ class Realtime:
         self.connections = ConnectionSlots(redis)
         self.guard = RedisGuard("events", metrics)
         self.metrics = metrics
+        self.versions = TagVersions(redis, metrics)
 
     async def note_changed(self, kind: str, workspace_id: str, note_id: str, actor_id: str) -> None:
         """CREATED, UPDATED or DELETED: logged (for resume) and published."""
@@ -40,6 +43,11 @@ class Realtime:
             at=time.time(),
         )
         self._published(await self.guard.call(lambda: self.log.append(event)))
+        await self.invalidate(tags.note(note_id), tags.workspace_notes(workspace_id))
+
+    async def invalidate(self, *changed: str) -> None:
+        """Drop every cached answer that read one of these tags (``response_cache.tags``)."""
+        await self.versions.bump(changed)
 
     async def _broadcast(self, topic: str, kind: str, **fields: str | None) -> None:
         """Publish an event that is not logged."""
@@ -64,6 +72,7 @@ class Realtime:
     async def notified(self, user_id: str, notification_id: str) -> None:
         """A notification was stored for ``user_id``."""
         await self._broadcast(user_topic(user_id), "NOTIFICATION", subject_id=notification_id)
+        await self.invalidate(tags.notifications(user_id))
 
     async def presence_changed(
         self, workspace_id: str, joined_id: str | None = None, left_id: str | None = None

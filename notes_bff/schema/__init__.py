@@ -19,6 +19,7 @@ from notes_bff.execution.event_execution import SharedEventExecutor
 from notes_bff.execution.limits import Limits, OperationLimits
 from notes_bff.execution.operations import OperationObserver
 from notes_bff.execution.rate_limits import RateLimitExtension
+from notes_bff.execution.response_cache import ResponseCacheExtension
 from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
 from notes_bff.schema.auth import AuthMutation
 from notes_bff.schema.collab import CollabMutation, CollabQuery
@@ -78,6 +79,7 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
         lambda: OperationLimits(operation_limits),
         RateLimitExtension,
         CachedDocuments,
+        ResponseCacheExtension,
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))

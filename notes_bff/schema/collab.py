@@ -11,6 +11,7 @@ from notes_bff.collab.access import note_for, snapshot_for
 from notes_bff.collab.service import Collaboration
 from notes_bff.errors import ServiceUnavailable
 from notes_bff.models import CollabSnapshot, Role
+from notes_bff.response_cache.reads import not_cacheable
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteType
 from notes_bff.schema.users import UserType, load_users
@@ -68,6 +69,7 @@ class CollabQuery:
         description="Who has the note open in a collaborative editor now (any member may ask)."
     )
     async def note_editors(self, info: Info, note_id: strawberry.ID) -> list[UserType]:
+        not_cacheable()  # editors come and go without a write
         ctx = info.context
         note = await note_for(
             ctx.loaders, ctx.require_viewer(), object_id("noteId", note_id), Role.VIEWER
@@ -83,6 +85,7 @@ class CollabQuery:
     async def note_snapshots(
         self, info: Info, note_id: strawberry.ID, first: int | None = 20
     ) -> list[NoteSnapshotType]:
+        not_cacheable()  # restore points are written without the note's events
         ctx = info.context
         count = bounded_int("first", 20 if first is None else first, 1, SNAPSHOTS_MAX)
         note = await note_for(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import strawberry
 
 from notes_bff.ratelimit import Decision
+from notes_bff.response_cache.reads import not_cacheable
 from notes_bff.schema.info import Info
 
 
@@ -41,5 +42,6 @@ class RateLimitQuery:
         )
     )
     def rate_limit(self, info: Info) -> RateLimit | None:
+        not_cacheable()  # the budget changes with every request
         rate = info.context.rate
         return RateLimit.of(rate) if rate else None

@@ -10,7 +10,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.loaders.aggregates import LIVE_NOTES_INDEX
 from notes_bff.models import Note, NotePriority
-from notes_bff.models.clock import now
+from notes_bff.response_cache.reads import expires_within
 from notes_bff.services.access import viewer_workspaces
 from notes_bff.services.actor import Actor
 from notes_bff.services.note_queries import (
@@ -18,12 +18,14 @@ from notes_bff.services.note_queries import (
     NoteQuery,
     NoteSort,
     notes_filter,
+    reading_notes_of,
     top_notes,
 )
 from notes_bff.validation import bounded_int
 
 DUE_ASC = SORT_SPECS[NoteSort.DUE_DATE_ASC]
 MAX_DAYS = 366
+DASHBOARD_CACHE_S = 30
 
 
 @dataclass
@@ -44,7 +46,9 @@ class DashboardView:
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
-        self.moment = now()
+        self.moment = actor.clock()
+        # Sections depend on the time (due soon, overdue): cached answers stay briefly.
+        expires_within(DASHBOARD_CACHE_S)
 
     async def _live(self) -> dict[str, Any] | None:
         ids = [ws.id for ws in await viewer_workspaces(self.actor) if ws.id is not None]
@@ -82,6 +86,7 @@ class DashboardView:
         live = await self._live()
         row: dict[str, list[dict[str, Any]]] = {}
         if live is not None:
+            await reading_notes_of(live)
             pipeline = stats_pipeline(live, self.moment)
             [row] = await Note.aggregate(pipeline, hint=LIVE_NOTES_INDEX).to_list()
 

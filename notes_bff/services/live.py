@@ -20,6 +20,7 @@ from notes_bff.realtime.delivery import Delivery, use_delivery
 from notes_bff.realtime.event_log import id_after
 from notes_bff.realtime.events import Event, presence_topic, user_topic, workspace_topic
 from notes_bff.realtime.presence import HEARTBEAT_S
+from notes_bff.response_cache.reads import not_cacheable
 from notes_bff.services.access import visible_note, visible_workspace
 from notes_bff.services.actor import Actor
 from notes_bff.validation import object_id
@@ -163,6 +164,7 @@ async def presence(actor: Actor, raw_id: str) -> AsyncIterator[PresenceChange]:
 
 async def online_members(actor: Actor, workspace: Workspace) -> list[PydanticObjectId]:
     """Members of ``workspace`` with a live presence subscription there."""
+    not_cacheable()  # presence changes without a write
     users = (
         await actor.realtime.guard.call(lambda: actor.realtime.presence.online(str(workspace.id)))
         or []

@@ -12,6 +12,8 @@ from beanie import PydanticObjectId
 
 from notes_bff.models import Note, NotePriority
 from notes_bff.pagination import Page, SortSpec, beanie_sort, keyset_page
+from notes_bff.response_cache import tags as cache_tags
+from notes_bff.response_cache.reads import not_cacheable, reading
 from notes_bff.search import service as search_service
 from notes_bff.search.backend import Filters
 from notes_bff.search.query import ParsedQuery, parse
@@ -151,6 +153,7 @@ async def resolve_text_search(flt: dict[str, Any]) -> dict[str, Any]:
     if search is None:
         return flt
     resolved = {k: v for k, v in flt.items() if k != TEXT_SEARCH}
+    not_cacheable()  # the search index follows writes a moment later than their events
     service = search_service.active()
     ids = None
     if service is not None and search.query.text is not None:
@@ -194,10 +197,18 @@ def index_for(flt: dict[str, Any], spec: SortSpec) -> str:
     return _INDEX_BY_SORT_KEY[spec[0][0]]
 
 
+async def reading_notes_of(flt: dict[str, Any]) -> None:
+    """Tell the response cache which workspaces' notes a query of ``flt`` reads."""
+    ids = flt.get("workspace_id")
+    ids = ids.get("$in", []) if isinstance(ids, dict) else [ids] if ids is not None else []
+    await reading(*(cache_tags.workspace_notes(i) for i in ids))
+
+
 async def page_of_notes(
     flt: dict[str, Any], sort: NoteSort, first: int, after: str | None
 ) -> Page[Note]:
     """The ``first`` notes matching ``flt`` after the ``after`` cursor, in ``sort`` order."""
+    await reading_notes_of(flt)
     flt = await resolve_text_search(flt)
     spec = SORT_SPECS[sort]
     return await keyset_page(Note, flt, sort.value, spec, first, after, index_for(flt, spec))
@@ -224,5 +235,6 @@ async def note_page(
 async def top_notes(flt: dict[str, Any], sort: SortSpec, first: int) -> list[Note]:
     """The first ``first`` notes of ``flt`` in order ``sort`` (dashboard sections)."""
     limit = page_size("first", first)
+    await reading_notes_of(flt)
     found = Note.find(flt, hint=index_for(flt, sort)).sort(beanie_sort(sort)).limit(limit)
     return await found.to_list()

@@ -11,6 +11,8 @@ from notes_bff.models import Note, Notification, NotificationKind, Workspace
 from notes_bff.notification_text import notification_message
 from notes_bff.pagination import Page, keyset_page
 from notes_bff.realtime.hub import Realtime
+from notes_bff.response_cache import tags
+from notes_bff.response_cache.reads import reading
 from notes_bff.services.actor import Actor
 from notes_bff.services.note_queries import DEFAULT_PAGE
 from notes_bff.validation import object_ids
@@ -76,7 +78,9 @@ async def page_of_notifications(
     actor: Actor, unread_only: bool, first: int | None, after: str | None
 ) -> Page[Notification]:
     """The viewer's notifications, newest first."""
-    flt: dict[str, Any] = {"user_id": actor.require_viewer()}
+    viewer = actor.require_viewer()
+    await reading(tags.notifications(viewer))
+    flt: dict[str, Any] = {"user_id": viewer}
     if unread_only:
         flt["read"] = False
     hint = "user_read_created" if unread_only else "user_created"
@@ -93,7 +97,9 @@ async def page_of_notifications(
 
 async def unread_count(actor: Actor) -> int:
     """How many of the viewer's notifications are unread."""
-    return await Notification.find({"user_id": actor.require_viewer(), "read": False}).count()
+    viewer = actor.require_viewer()
+    await reading(tags.notifications(viewer))
+    return await Notification.find({"user_id": viewer, "read": False}).count()
 
 
 async def mark_read(actor: Actor, raw_ids: Sequence[str] | None) -> int:
@@ -102,4 +108,6 @@ async def mark_read(actor: Actor, raw_ids: Sequence[str] | None) -> int:
     if raw_ids is not None:
         flt["_id"] = {"$in": object_ids("ids", list(raw_ids), max_count=1000)}
     result = await Notification.get_pymongo_collection().update_many(flt, {"$set": {"read": True}})
+    if result.modified_count:
+        await actor.realtime.invalidate(tags.notifications(flt["user_id"]))
     return int(result.modified_count)

@@ -8,6 +8,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.errors import BadInput, ServiceUnavailable
 from notes_bff.models import Note
+from notes_bff.response_cache.reads import not_cacheable
 from notes_bff.search import service as search_service
 from notes_bff.search.query import ParsedQuery, parse
 from notes_bff.services.access import searched_workspace_ids
@@ -46,6 +47,7 @@ async def search_notes(
     """Notes matching ``raw_query`` across the viewer's workspaces (or one), narrowed by
     ``conditions`` (whose text search is refused: the words go in the query)."""
     viewer = actor.require_viewer()
+    not_cacheable()  # the index follows writes a moment after their events
     parsed = parse("query", raw_query)
     if parsed.is_empty:
         raise BadInput("query", "query must contain at least one word.")

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from notes_bff.errors import BadInput, Conflict, NotFound
 from notes_bff.models import Note
+from notes_bff.response_cache.reads import not_cacheable
 from notes_bff.search import service as search_service
 from notes_bff.search.extract import Member, NoteText, Suggestion, SuggestionKind, suggestions
 from notes_bff.services import note_writes
@@ -27,6 +28,7 @@ def zone_of(name: str | None) -> ZoneInfo:
 
 async def suggestions_of(actor: Actor, note: Note, zone: ZoneInfo) -> list[Suggestion]:
     """The suggestions of a stored note, for a user in ``zone``."""
+    not_cacheable()  # similar tags come from the search index, which lags writes
     loaders = actor.loaders
     workspace = await loaders.workspace_by_id.load_document(note.workspace_id)
     members = await loaders.user_by_id.load_documents(

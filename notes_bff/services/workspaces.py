@@ -19,6 +19,7 @@ from notes_bff.models import (
     require_role,
 )
 from notes_bff.ratelimit import refund, spend_all
+from notes_bff.response_cache import tags
 from notes_bff.services.access import visible_workspace, workspace_for_change
 from notes_bff.services.actor import Actor
 from notes_bff.services.changes import Keep, WorkspaceChanges
@@ -40,6 +41,16 @@ def _description(field: str, value: str | None) -> str | None:
     return text or None
 
 
+async def _changed(actor: Actor, workspace: Workspace, *, deleted: bool = False) -> None:
+    """Drop the cached answers that read the workspace or a member's list of workspaces
+    (which shows its name and members); when it is deleted, its notes and notifications."""
+    members = [m.user_id for m in workspace.members]
+    changed = [tags.workspace(workspace.id), *map(tags.memberships, members)]
+    if deleted:
+        changed += [tags.workspace_notes(workspace.id), *map(tags.notifications, members)]
+    await actor.realtime.invalidate(*changed)
+
+
 async def create_workspace(actor: Actor, name: str, description: str | None) -> Workspace:
     """A new workspace owned by the viewer."""
     viewer = actor.require_viewer()
@@ -50,6 +61,7 @@ async def create_workspace(actor: Actor, name: str, description: str | None) -> 
         members=[Member(user_id=viewer, role=Role.OWNER)],
     )
     await workspace.insert()
+    await _changed(actor, workspace)
     return workspace
 
 
@@ -63,7 +75,9 @@ async def update_workspace(actor: Actor, raw_id: str, raw: WorkspaceChanges) -> 
         changes["name"] = single_line("input.name", raw.name, WORKSPACE_NAME_LENGTH)
     if not isinstance(raw.description, Keep):
         changes["description"] = _description("input.description", raw.description)
-    return await _apply(workspace.id, {}, {"$set": changes})
+    updated = await _apply(workspace.id, {}, {"$set": changes})
+    await _changed(actor, updated)
+    return updated
 
 
 async def _apply(
@@ -96,6 +110,7 @@ async def delete_workspace(actor: Actor, raw_id: str) -> PydanticObjectId:
     await Note.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Notification.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Workspace.get_pymongo_collection().delete_one({"_id": workspace.id})
+    await _changed(actor, workspace, deleted=True)
     viewer = str(actor.require_viewer())
     await actor.realtime.membership_changed(str(workspace.id), viewer, viewer)
     return workspace.id
@@ -128,6 +143,7 @@ async def add_member(actor: Actor, raw_id: str, raw_email: str, role: Role) -> M
         )
     except NotFound:
         raise Conflict("That user is already a member.", field="email") from None
+    await _changed(actor, workspace)
     await notify(
         actor,
         NotificationKind.MEMBER_ADDED,
@@ -163,6 +179,7 @@ async def update_member_role(actor: Actor, raw_id: str, raw_user: str, role: Rol
         )
     except NotFound:
         raise Conflict("A workspace needs at least one owner.", field="role") from None
+    await _changed(actor, workspace)
     viewer = str(actor.require_viewer())
     await actor.realtime.membership_changed(str(workspace.id), viewer, str(user_id))
     return next(m for m in workspace.members if m.user_id == user_id)
@@ -189,5 +206,6 @@ async def remove_member(actor: Actor, raw_id: str, raw_user: str) -> PydanticObj
         )
     except NotFound:
         raise Conflict("A workspace needs at least one owner.", field="userId") from None
+    await _changed(actor, workspace)  # as it was: the member who left is in it
     await actor.realtime.membership_changed(str(workspace.id), str(viewer), str(user_id))
     return user_id
