@@ -6,6 +6,7 @@ against several server processes.)"""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,10 +14,13 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from pycrdt import Doc, Text
+from redis.asyncio import Redis
 
 from notes_bff.collab.protocol import SYNC_UPDATE, sync_message, write_uint
 from notes_bff.config import Settings
+from notes_bff.keys import REALTIME
 from tests.conftest import Api, another_app
+from tests.ws import GraphQLSocket
 from tests.ycollab import YClient, until
 
 TICKET = "mutation($n: ID!) { collabTicket(noteId: $n) }"
@@ -374,3 +378,62 @@ async def test_who_is_editing_and_awareness(collab: Api, team: dict[str, Any]) -
     found = await collab.ok(editors, {"n": note}, token=team["owner"]["token"])
     assert [u["id"] for u in found["noteEditors"]] == [team["viewer"]["id"]]
     await b.close()
+
+
+PRESENCE = (
+    "subscription($w: ID!) { presence(workspaceId: $w) { joined { id } left { id } "
+    "editing { noteId editors { id } } editingChanged } }"
+)
+
+
+def _editing(event: dict[str, Any]) -> dict[str, list[str]]:
+    return {e["noteId"]: [u["id"] for u in e["editors"]] for e in event["editing"]}
+
+
+async def test_presence_tells_who_is_editing_which_note(collab: Api, team: dict[str, Any]) -> None:
+    note, owner, editor, viewer = team["note"], team["owner"], team["editor"], team["viewer"]
+    other = (await collab.note(owner, team["ws"], title="Other"))["id"]
+    url = str(collab.client.make_url("/graphql"))
+    live = await GraphQLSocket.open(collab.client.session, url, token=owner["token"])
+    op = await live.subscribe(PRESENCE, {"w": team["ws"]})
+
+    async def event() -> dict[str, Any]:
+        return dict((await live.next(op))["data"]["presence"])
+
+    assert (await event())["editing"] == []
+    first_tab = await _open(collab, editor, note)
+    started = await event()
+    assert (started["editingChanged"], started["joined"], started["left"]) == (note, None, None)
+    assert _editing(started) == {note: [editor["id"]]}
+    second_tab = await _open(collab, editor, note)  # already editing it: no event
+    reader = await _open(collab, viewer, other)
+    started = await event()
+    assert started["editingChanged"] == other
+    assert _editing(started) == {note: [editor["id"]], other: [viewer["id"]]}
+    await second_tab.close()  # one of two tabs: still editing, no event
+    await first_tab.close()
+    stopped = await event()
+    assert (stopped["editingChanged"], stopped["left"]) == (note, None)
+    assert _editing(stopped) == {other: [viewer["id"]]}
+    await reader.close()
+    assert (await event())["editing"] == []
+    await live.close()
+
+
+async def test_a_crashed_workers_editors_drop_off(
+    collab: Api, team: dict[str, Any], settings: Settings
+) -> None:
+    ws, ghost = team["ws"], team["editor"]["id"]
+    redis = Redis.from_url(settings.redis_url or "")
+    try:  # an editing connection whose worker died: nobody renewed it
+        key = f"notes-bff:presence:editing:{ws}"
+        await redis.zadd(key, {f"{ghost}:{team['note']}:dead-connection": time.time() - 5})
+        editors = "query($n: ID!) { noteEditors(noteId: $n) { id } }"
+        found = await collab.ok(editors, {"n": team["note"]}, token=team["owner"]["token"])
+        assert found["noteEditors"] == []
+        presence = collab.client.server.app[REALTIME].presence
+        swept = await asyncio.gather(presence.sweep_editing(ws), presence.sweep_editing(ws))
+        assert sorted(swept, key=len) == [[], [(ghost, team["note"])]]  # reported once
+        assert await redis.zcard(key) == 0
+    finally:
+        await redis.aclose()

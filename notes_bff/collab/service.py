@@ -94,11 +94,6 @@ def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def presence_key(note_id: str) -> str:
-    """The key of a note's editors in ``Presence`` (next to the workspaces')."""
-    return f"collab:{note_id}"
-
-
 class Collaboration:
     """Collaborative editing in this process (one per application)."""
 
@@ -166,9 +161,7 @@ class Collaboration:
                 break
             await asyncio.shield(room.closing)
         room.join(peer)
-        await self.realtime.guard.call(
-            lambda: self.realtime.presence.enter(presence_key(note_id), peer.user_id, peer.id)
-        )
+        await self._editing(room, peer, started=True)
         return room
 
     async def _open(self, note: Note) -> Room:
@@ -197,12 +190,21 @@ class Collaboration:
     async def leave(self, room: Room, peer: Peer) -> None:
         """Disconnect ``peer``; the last one out writes the room back and closes it."""
         room.leave(peer)
-        await self.realtime.guard.call(
-            lambda: self.realtime.presence.leave(presence_key(room.note_id), peer.user_id, peer.id)
-        )
+        await self._editing(room, peer, started=False)
         if not room.peers and room.closing is None:
             room.closing = asyncio.create_task(self._close(room))
             await asyncio.shield(room.closing)
+
+    async def _editing(self, room: Room, peer: Peer, *, started: bool) -> None:
+        """Mark the connection as editing (or not) in the workspace's presence; the user's
+        first connection to the note, or last, is announced to ``presence`` subscribers."""
+        presence, workspace = self.realtime.presence, room.workspace_id
+        change = presence.start_editing if started else presence.stop_editing
+        if await self.realtime.guard.call(
+            lambda: change(workspace, room.note_id, peer.user_id, peer.id)
+        ):
+            who = {"joined_id" if started else "left_id": peer.user_id}
+            await self.realtime.presence_changed(workspace, note_id=room.note_id, **who)
 
     async def _close(self, room: Room) -> None:
         try:
@@ -386,8 +388,8 @@ class Collaboration:
 
     async def _renew(self, room: Room) -> None:
         for peer in list(room.peers):
-            await self.realtime.presence.heartbeat(
-                presence_key(room.note_id), peer.user_id, peer.id
+            await self.realtime.presence.renew_editing(
+                room.workspace_id, room.note_id, peer.user_id, peer.id
             )
 
     # The compactor
@@ -433,9 +435,10 @@ class Collaboration:
         """A ticket for this session to open the note's collaboration socket."""
         return await self.tickets.issue(claims, str(note_id))
 
-    async def editors(self, note_id: PydanticObjectId) -> list[str]:
+    async def editors(self, note: Note) -> list[str]:
         """Who has the note open, on any worker."""
-        return await self.realtime.presence.online(presence_key(str(note_id)))
+        editing = await self.realtime.presence.editing(str(note.workspace_id))
+        return editing.get(str(note.id), [])
 
     async def edit(
         self, note_id: PydanticObjectId, actor: PydanticObjectId, change: Callable[[Text], None]

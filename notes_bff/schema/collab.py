@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from beanie import PydanticObjectId
 
 from notes_bff.collab.access import note_for, snapshot_for
 from notes_bff.collab.service import Collaboration
@@ -58,6 +59,23 @@ class NoteSnapshotType:
 
 
 @strawberry.type
+class NoteEditing:
+    """Who is editing one note: users with a collaboration socket open on it."""
+
+    note_id: strawberry.ID
+    user_ids: strawberry.Private[list[str]]
+
+    @strawberry.field
+    async def editors(self, info: Info) -> list[UserType]:
+        return await load_users(info, [PydanticObjectId(u) for u in self.user_ids])
+
+
+def note_editing(editing: dict[str, list[str]]) -> list[NoteEditing]:
+    """``Presence.editing``'s answer as GraphQL objects."""
+    return [NoteEditing(note_id=strawberry.ID(n), user_ids=users) for n, users in editing.items()]
+
+
+@strawberry.type
 class CollabQuery:
     """Reads of collaborative editing."""
 
@@ -69,8 +87,7 @@ class CollabQuery:
         note = await note_for(
             ctx.loaders, ctx.require_viewer(), object_id("noteId", note_id), Role.VIEWER
         )
-        assert note.id is not None
-        editors = await _collab(info).editors(note.id)
+        editors = await _collab(info).editors(note)
         return await load_users(info, [object_id("noteId", e) for e in editors])
 
     @strawberry.field(
