@@ -16,15 +16,24 @@ from aiohttp.test_utils import TestClient
 from pycrdt import Doc, Text
 from redis.asyncio import Redis
 
-from notes_bff.collab.protocol import SYNC_UPDATE, sync_message, write_uint
+from notes_bff.collab import awareness
+from notes_bff.collab.protocol import (
+    SYNC_STEP1,
+    SYNC_UPDATE,
+    awareness_message,
+    sync_message,
+    write_uint,
+)
 from notes_bff.config import Settings
+from notes_bff.embedded import EmbeddedProcess
 from notes_bff.keys import REALTIME
 from tests.conftest import Api, another_app
-from tests.ws import GraphQLSocket
+from tests.ws import Closed, GraphQLSocket
 from tests.ycollab import YClient, until
 
 TICKET = "mutation($n: ID!) { collabTicket(noteId: $n) }"
 NOTE = "query($n: ID!) { note(id: $n) { content version contentHtml } }"
+EDITORS = "query($n: ID!) { noteEditors(noteId: $n) { id } }"
 MESSAGE_LIMIT = 128 * 1024
 
 
@@ -437,3 +446,121 @@ async def test_a_crashed_workers_editors_drop_off(
         assert await redis.zcard(key) == 0
     finally:
         await redis.aclose()
+
+
+async def _editors(api: Api, user: dict[str, Any], note: str) -> list[str]:
+    found = await api.ok(EDITORS, {"n": note}, token=user["token"])
+    return [u["id"] for u in found["noteEditors"]]
+
+
+async def test_collab_sockets_share_the_per_user_cap_with_graphql_websockets(
+    other_app: Any,
+) -> None:
+    async with other_app(max_connections_per_user=2) as api:
+        owner = await api.sign_up("Owner")
+        note = (await api.note(owner, await api.workspace(owner)))["id"]
+        url = str(api.client.make_url("/graphql"))
+        graphql = await GraphQLSocket.open(api.client.session, url, token=owner["token"])
+        editor = await _open(api, owner, note)
+        path = f"/collab/{note}?ticket={await _ticket(api, owner, note)}"
+        refused = await YClient.connect(api.client, path)
+        assert await refused.closed() == 4429
+        with pytest.raises(Closed) as also_refused:
+            await GraphQLSocket.open(api.client.session, url, token=owner["token"])
+        assert also_refused.value.code == 4429
+        await graphql.close()  # its slot comes free (released as the server sees it go)
+        reopened: list[YClient] = []
+
+        async def opened() -> bool:
+            path = f"/collab/{note}?ticket={await _ticket(api, owner, note)}"
+            client = await YClient.connect(api.client, path)
+            synced = asyncio.create_task(client.synced.wait())
+            await asyncio.wait([synced, asyncio.ensure_future(client.closed())], timeout=5)
+            if synced.done():
+                reopened.append(client)
+            synced.cancel()
+            return bool(reopened)
+
+        for _ in range(50):
+            if await opened():
+                break
+        assert reopened
+        await reopened[0].close()
+        await editor.close()
+
+
+async def test_a_client_that_stops_reading_is_closed_with_4508(
+    collab: Api, team: dict[str, Any]
+) -> None:
+    note, owner = team["note"], team["owner"]
+    writers = [await _open(collab, team["editor"], note) for _ in range(2)]
+    ticket = await _ticket(collab, owner, note)
+    stuck = await collab.client.ws_connect(f"/collab/{note}?ticket={ticket}")
+    await stuck.send_bytes(sync_message(SYNC_STEP1, Doc().get_state()))
+    for _ in range(100):  # joined
+        if owner["id"] in await _editors(collab, owner, note):
+            break
+        await asyncio.sleep(0.05)
+    # 600 cursor updates of 64 KiB (4 clients of 16 KB): about 39 MB for a client that reads
+    # nothing meanwhile, far over the 16 MiB it may owe plus what socket buffers hold.
+    state = '{"pad":"' + "x" * 16_000 + '"}'
+    for writer in writers:
+        base = writer.doc.client_id
+        for clock in range(1, 301):
+            entries = [awareness.Entry(base + i, clock, state) for i in range(4)]
+            await writer.ws.send_bytes(awareness_message(awareness.encode(entries)))
+        await writer.announce('{"done":true}', clock=301)
+    for writer in writers:  # every update was handled (each writer sees its own last one)
+        assert await until(lambda w=writer: "done" in w.awareness.get(w.doc.client_id, ""))
+    while (await stuck.receive(timeout=10)).type is aiohttp.WSMsgType.BINARY:
+        pass  # what was on its way before the server gave up
+    assert stuck.close_code == 4508
+    for _ in range(100):  # gone from the note's editors
+        if owner["id"] not in await _editors(collab, owner, note):
+            break
+        await asyncio.sleep(0.05)
+    assert await _editors(collab, owner, note) == [team["editor"]["id"]]
+    await writers[0].type(0, "still fine ")  # the others go on
+    assert await until(lambda: str(writers[1]).startswith("still fine "))
+    back = await _open(collab, owner, note)
+    assert str(back) == str(writers[0])
+    for client in (back, *writers):
+        await client.close()
+
+
+async def test_while_redis_is_down_open_notes_keep_working_and_new_ones_wait(
+    collab: Api, team: dict[str, Any], servers: dict[str, EmbeddedProcess]
+) -> None:
+    note, owner, editor = team["note"], team["owner"], team["editor"]
+    other = (await collab.note(owner, team["ws"], title="Closed", content="Untouched"))["id"]
+    a = await _open(collab, editor, note)
+    b = await _open(collab, owner, note)
+    cookie = {"Cookie": f"nb_access={owner['token']}", "Origin": "https://app.example.com"}
+    servers["redis"].stop()
+    try:
+        await a.type(0, "Typed during the outage. ")
+        assert await until(lambda: str(b).startswith("Typed during the outage. "))
+        assert (await collab.gql(TICKET, {"n": note}, token=owner["token"])).codes == [
+            "SERVICE_UNAVAILABLE"
+        ]
+        # A note open on this worker can still be joined (cookie); another cannot be opened.
+        joined = await YClient.connect(collab.client, f"/collab/{note}", headers=cookie)
+        await joined.synced.wait()
+        assert str(joined) == str(b)
+        await joined.close()
+        refused = await YClient.connect(collab.client, f"/collab/{other}", headers=cookie)
+        assert await refused.closed() == 4503
+    finally:
+        servers["redis"].start()
+    await b.type(len(str(b)), "Typed after it.")
+    for _ in range(100):  # tickets work again once Redis answers
+        if not (await collab.gql(TICKET, {"n": note}, token=owner["token"])).errors:
+            break
+        await asyncio.sleep(0.1)
+    fresh = await _open(collab, editor, note)
+    assert await until(lambda: str(fresh) == str(a) == str(b))
+    assert str(fresh).startswith("Typed during the outage. ")
+    assert str(fresh).endswith("Typed after it.")
+    for client in (a, b, fresh):
+        await client.close()
+    assert (await _stored(collab, owner, note, str(fresh)))["content"] == str(fresh)

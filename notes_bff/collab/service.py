@@ -121,6 +121,7 @@ class Collaboration:
         self._opening: dict[str, asyncio.Future[Room]] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._leaving: set[asyncio.Task[None]] = set()
         # redis-py may turn a cancellation into a timeout error: loops also stop on this flag.
         self._stopping = False
 
@@ -161,7 +162,11 @@ class Collaboration:
                 break
             await asyncio.shield(room.closing)
         room.join(peer)
-        await self._editing(room, peer, started=True)
+        try:
+            await self._editing(room, peer, started=True)
+        except BaseException:  # cancelled: the connection went away meanwhile
+            await self.leave(room, peer)
+            raise
         return room
 
     async def _open(self, note: Note) -> Room:
@@ -188,12 +193,20 @@ class Collaboration:
             await pipe.execute()
 
     async def leave(self, room: Room, peer: Peer) -> None:
-        """Disconnect ``peer``; the last one out writes the room back and closes it."""
+        """Disconnect ``peer``; the last one out writes the room back and closes it. Runs to
+        its end even when the connection's handler is cancelled meanwhile (the client went
+        away), so neither its presence nor an empty room is left behind."""
+        task = asyncio.create_task(self._leave(room, peer))
+        self._leaving.add(task)
+        task.add_done_callback(self._leaving.discard)
+        await asyncio.shield(task)
+
+    async def _leave(self, room: Room, peer: Peer) -> None:
         room.leave(peer)
         await self._editing(room, peer, started=False)
         if not room.peers and room.closing is None:
             room.closing = asyncio.create_task(self._close(room))
-            await asyncio.shield(room.closing)
+            await room.closing
 
     async def _editing(self, room: Room, peer: Peer, *, started: bool) -> None:
         """Mark the connection as editing (or not) in the workspace's presence; the user's
@@ -387,10 +400,8 @@ class Collaboration:
                     await self.realtime.guard.call(partial(self._renew, room))
 
     async def _renew(self, room: Room) -> None:
-        for peer in list(room.peers):
-            await self.realtime.presence.renew_editing(
-                room.workspace_id, room.note_id, peer.user_id, peer.id
-            )
+        connections = [(peer.user_id, peer.id) for peer in room.peers]
+        await self.realtime.presence.renew_editing(room.workspace_id, room.note_id, connections)
 
     # The compactor
 

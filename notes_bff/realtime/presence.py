@@ -100,14 +100,23 @@ class Presence:
     ) -> bool:
         """Mark a connection as editing a note; True when the user was not editing it before."""
         before = (await self.editing(workspace_id)).get(note_id, [])
-        await self.renew_editing(workspace_id, note_id, user_id, connection_id)
+        await self.renew_editing(workspace_id, note_id, [(user_id, connection_id)])
         return user_id not in before
 
     async def renew_editing(
-        self, workspace_id: str, note_id: str, user_id: str, connection_id: str
+        self, workspace_id: str, note_id: str, connections: list[tuple[str, str]]
     ) -> None:
-        """Extend an editing connection's presence."""
-        await self.heartbeat(editing_key(workspace_id), user_id, f"{note_id}:{connection_id}")
+        """Extend the presence of a note's editing ``(user, connection)`` pairs, in one
+        write (no connection that left meanwhile is written back)."""
+        if not connections:
+            return
+        key = PRESENCE_PREFIX + editing_key(workspace_id)
+        expiry = time.time() + EXPIRY_S
+        members = {_member(user, f"{note_id}:{c}"): expiry for user, c in connections}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, members)
+            pipe.expire(key, int(EXPIRY_S * 2))
+            await pipe.execute()
 
     async def stop_editing(
         self, workspace_id: str, note_id: str, user_id: str, connection_id: str
