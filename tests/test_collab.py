@@ -528,6 +528,26 @@ async def test_a_client_that_stops_reading_is_closed_with_4508(
         await client.close()
 
 
+async def test_a_connection_ends_with_its_session(collab: Api, team: dict[str, Any]) -> None:
+    user = await collab.sign_up("Leaving")
+    await collab.add(team["owner"], team["ws"], user, "EDITOR")
+    client = await _open(collab, user, team["note"])
+    assert await collab.ok("mutation { logOut }", token=user["token"]) == {"logOut": True}
+    assert await client.closed() == 4403
+    assert client.ws.close_code == 4403
+    others = await _open(collab, team["editor"], team["note"])  # other sessions go on
+    await others.close()
+
+
+async def test_a_connection_ends_when_its_access_token_expires(other_app: Any) -> None:
+    async with other_app(access_token_ttl_seconds=5) as api:
+        owner = await api.sign_up("Owner")
+        note = (await api.note(owner, await api.workspace(owner)))["id"]
+        client = await _open(api, owner, note)
+        assert await client.closed(timeout=15) == 4403
+        assert client.ws.close_code == 4403
+
+
 async def test_while_redis_is_down_open_notes_keep_working_and_new_ones_wait(
     collab: Api, team: dict[str, Any], servers: dict[str, EmbeddedProcess]
 ) -> None:
