@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from beanie import PydanticObjectId
 from pycrdt import Doc, Text
 from redis.asyncio import Redis
 
@@ -27,6 +28,7 @@ from notes_bff.collab.protocol import (
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.keys import REALTIME
+from notes_bff.models import CollabSnapshot, CollabState
 from tests.conftest import Api, another_app
 from tests.ws import Closed, GraphQLSocket
 from tests.ycollab import YClient, until
@@ -549,10 +551,18 @@ async def test_a_connection_ends_when_its_access_token_expires(other_app: Any) -
 
 
 async def test_while_redis_is_down_open_notes_keep_working_and_new_ones_wait(
-    collab: Api, team: dict[str, Any], servers: dict[str, EmbeddedProcess]
+    collab: Api, team: dict[str, Any], servers: dict[str, EmbeddedProcess], settings: Settings
 ) -> None:
     note, owner, editor = team["note"], team["owner"], team["editor"]
     other = (await collab.note(owner, team["ws"], title="Closed", content="Untouched"))["id"]
+    gone = (await collab.note(owner, team["ws"], title="Deleted meanwhile"))["id"]
+    edited = await _open(collab, owner, gone)
+    await edited.type(0, "In the log. ")
+    await _stored(collab, owner, gone, "In the log. ")
+    await edited.close()
+    gone_log = f"notes-bff:collab:log:{gone}"
+    async with Redis.from_url(settings.redis_url or "") as redis:
+        assert await redis.exists(gone_log)
     a = await _open(collab, editor, note)
     b = await _open(collab, owner, note)
     cookie = {"Cookie": f"nb_access={owner['token']}", "Origin": "https://app.example.com"}
@@ -570,6 +580,9 @@ async def test_while_redis_is_down_open_notes_keep_working_and_new_ones_wait(
         await joined.close()
         refused = await YClient.connect(collab.client, f"/collab/{other}", headers=cookie)
         assert await refused.closed() == 4503
+        await collab.ok(
+            "mutation($n: ID!) { deleteNote(id: $n) }", {"n": gone}, token=owner["token"]
+        )
     finally:
         servers["redis"].start()
     await b.type(len(str(b)), "Typed after it.")
@@ -584,3 +597,70 @@ async def test_while_redis_is_down_open_notes_keep_working_and_new_ones_wait(
     for client in (a, b, fresh):
         await client.close()
     assert (await _stored(collab, owner, note, str(fresh)))["content"] == str(fresh)
+    async with Redis.from_url(settings.redis_url or "") as redis:
+        for _ in range(150):  # the deleted note's log goes once Redis is back
+            if not await redis.exists(gone_log):
+                break
+            await asyncio.sleep(0.1)
+        assert not await redis.exists(gone_log)
+
+
+DELETE = {
+    "deleteNote": "mutation($n: ID!) { deleteNote(id: $n) }",
+    "bulkDeleteNotes": "mutation($ns: [ID!]!) { bulkDeleteNotes(ids: $ns) { succeededIds } }",
+    "deleteWorkspace": "mutation($w: ID!) { deleteWorkspace(id: $w) }",
+}
+
+
+@pytest.mark.parametrize("how", list(DELETE))
+async def test_deleted_notes_leave_no_collaborative_state(
+    collab: Api, settings: Settings, how: str
+) -> None:
+    owner = await collab.sign_up("Owner")
+    ws = await collab.workspace(owner)
+    notes = [(await collab.note(owner, ws, content=c))["id"] for c in ("Open.", "Closed.")]
+    earlier = await _open(collab, owner, notes[1])  # edited, restore point, nobody on it
+    await earlier.type(0, "Edited. ")
+    await earlier.announce('{"cursor": 1}')
+    await _stored(collab, owner, notes[1], "Edited. Closed.")
+    await earlier.close()
+    await collab.ok(
+        'mutation($n: ID!) { createNoteSnapshot(noteId: $n, label: "Kept") { id } }',
+        {"n": notes[1]},
+        token=owner["token"],
+    )
+    live = await _open(collab, owner, notes[0])
+    await live.type(0, "Live. ")
+    redis = Redis.from_url(settings.redis_url or "")
+
+    async def leftovers() -> list[str]:
+        found = []
+        for note in notes:
+            oid = PydanticObjectId(note)
+            if await CollabState.get_pymongo_collection().find_one({"_id": oid}):
+                found.append(f"state of {note}")
+            if await CollabSnapshot.get_pymongo_collection().find_one({"note_id": oid}):
+                found.append(f"restore point of {note}")
+            for key in (f"notes-bff:collab:log:{note}", f"notes-bff:collab:awareness:{note}"):
+                if await redis.exists(key):
+                    found.append(key)
+            if await redis.zscore("notes-bff:collab:dirty", note) is not None:
+                found.append(f"compaction of {note}")
+        return found
+
+    try:
+        assert len(await leftovers()) >= 8  # states, logs, cursors, due compactions
+        if how == "deleteNote":
+            for note in notes:
+                await collab.ok(DELETE[how], {"n": note}, token=owner["token"])
+        else:
+            variables = {"ns": notes} if how == "bulkDeleteNotes" else {"w": ws}
+            await collab.ok(DELETE[how], variables, token=owner["token"])
+        assert await live.closed() == 4404
+        for _ in range(100):
+            if not await leftovers():
+                break
+            await asyncio.sleep(0.05)
+        assert await leftovers() == []
+    finally:
+        await redis.aclose()

@@ -122,6 +122,7 @@ class Collaboration:
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._leaving: set[asyncio.Task[None]] = set()
+        self._unpurged: set[str] = set()  # deleted notes whose logs are still to delete
         # redis-py may turn a cancellation into a timeout error: loops also stop on this flag.
         self._stopping = False
 
@@ -288,7 +289,7 @@ class Collaboration:
     async def _watch(self, room: Room) -> None:
         """Follow the workspace's membership and the note's deletion while the room lives."""
         topic = workspace_topic(room.workspace_id)
-        while True:
+        while not room.deleted:
             with (
                 contextlib.suppress(ServiceUnavailable, SlowSubscriber, *MONGO_OUTAGES),
                 self.realtime.broker.subscribe(topic) as events,
@@ -299,15 +300,19 @@ class Collaboration:
                     if event.kind == "MEMBERSHIP":
                         await self._recheck(room)
                     elif event.kind == "DELETED" and event.note_id == room.note_id:
-                        await self._deleted(room)
+                        await self.purge([PydanticObjectId(room.note_id)])
+                    if room.deleted:
                         return
             await asyncio.sleep(RETRY_S)
 
     async def _recheck(self, room: Room) -> None:
-        """Apply the members' current roles: removed members leave, viewers turn read-only."""
+        """Apply the members' current roles: removed members leave, viewers turn read-only;
+        a deleted note or workspace closes the room."""
+        note_id = PydanticObjectId(room.note_id)
         workspace = await Workspace.get(PydanticObjectId(room.workspace_id))
-        if workspace is None:
-            await self._deleted(room)
+        note = await Note.get_pymongo_collection().find_one({"_id": note_id}, {"_id": 1})
+        if workspace is None or note is None:
+            await self.purge([note_id])
             return
         for peer in list(room.peers):
             role = workspace.role_of(PydanticObjectId(peer.user_id))
@@ -320,16 +325,46 @@ class Collaboration:
                     peer.push(permission_denied("read-only: you are now a viewer"))
                 peer.writable = writable
 
-    async def _deleted(self, room: Room) -> None:
-        for peer in list(room.peers):
-            peer.close(CLOSE_NOT_FOUND, "The note was deleted")
-        await self.forget(PydanticObjectId(room.note_id))
+    @staticmethod
+    async def collaborative_notes(workspace_id: PydanticObjectId) -> list[PydanticObjectId]:
+        """The workspace's notes that have a collaborative document."""
+        found = Note.get_pymongo_collection().find(
+            {"workspace_id": workspace_id, "collab_mark": {"$ne": None}}, {"_id": 1}
+        )
+        return [doc["_id"] async for doc in found]
 
-    async def forget(self, note_id: PydanticObjectId) -> None:
-        """Delete a deleted note's document, log and restore points."""
-        await CollabState.get_pymongo_collection().delete_one({"_id": note_id})
-        await CollabSnapshot.get_pymongo_collection().delete_many({"note_id": note_id})
-        await self.log.forget(str(note_id))
+    async def purge(self, note_ids: list[PydanticObjectId]) -> None:
+        """Close this process's rooms of deleted notes (4404) and delete the notes' documents,
+        restore points and logs (the logs as soon as Redis answers). Whoever deletes notes
+        calls it; so do the rooms of other workers, told by the ``DELETED`` event, and the
+        compactor when it finds a log without its note."""
+        if not note_ids:
+            return
+        for note_id in note_ids:  # this process's rooms of them close at once
+            room = self.rooms.get(str(note_id))
+            if room is not None and not room.deleted:
+                room.deleted = True
+                for peer in list(room.peers):
+                    peer.close(CLOSE_NOT_FOUND, "The note was deleted")
+        try:
+            await CollabState.get_pymongo_collection().delete_many({"_id": {"$in": note_ids}})
+            await CollabSnapshot.get_pymongo_collection().delete_many(
+                {"note_id": {"$in": note_ids}}
+            )
+        except MONGO_OUTAGES as exc:
+            log.warning("collab_purge_failed", notes=len(note_ids), error=str(exc)[:200])
+        self._unpurged.update(str(i) for i in note_ids)
+        await self._purge_logs()
+
+    async def _purge_logs(self) -> None:
+        pending = list(self._unpurged)
+
+        async def forget() -> bool:
+            await self.log.forget(pending)
+            return True
+
+        if pending and await self.realtime.guard.call(forget) is not None:
+            self._unpurged.difference_update(pending)
 
     # The reader
 
@@ -410,6 +445,7 @@ class Collaboration:
         while not self._stopping:
             await asyncio.sleep(self._compact_s * _jitter.uniform(0.8, 1.2))
             try:
+                await self._purge_logs()  # those Redis did not take when their notes went
                 if await self._lease(keys=[LEASE_KEY], args=[self._origin, lease_ms]):
                     for note_id in await self.log.due(COMPACT_NOTES):
                         await self.compact(note_id)
@@ -421,13 +457,13 @@ class Collaboration:
     async def compact(self, note_id: str) -> None:
         """Merge a note's log into its persisted state, write its text back, trim the log."""
         if not PydanticObjectId.is_valid(note_id):
-            await self.log.forget(note_id)
+            await self.log.forget([note_id])
             return
         oid = PydanticObjectId(note_id)
         state = await CollabState.get(oid)
         note = await Note.get_pymongo_collection().find_one({"_id": oid}, {"_id": 1})
         if state is None or note is None:
-            await self.forget(oid)
+            await self.purge([oid])
             return
         merged_id = state.log_id
         entries = await self.log.after(note_id, state.log_id, COMPACT_ENTRIES)

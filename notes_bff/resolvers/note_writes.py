@@ -162,6 +162,8 @@ async def delete_note(ctx: Context, note_id: str) -> PydanticObjectId:
     await ctx.realtime.note_changed(
         "DELETED", str(note.workspace_id), str(note.id), str(ctx.require_viewer())
     )
+    if note.collab_mark is not None:
+        await ctx.request.app[COLLAB].purge([note.id])
     return note.id
 
 
@@ -247,6 +249,8 @@ async def bulk_delete_notes(ctx: Context, raw_ids: Sequence[str]) -> BulkOutcome
         for note_id in existing:
             workspace_id = str(notes[note_id].workspace_id)
             await ctx.realtime.note_changed("DELETED", workspace_id, str(note_id), actor)
+        collaborative = [i for i in existing if notes[i].collab_mark is not None]
+        await ctx.request.app[COLLAB].purge(collaborative)
     return outcome
 
 

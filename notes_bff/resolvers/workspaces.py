@@ -9,6 +9,7 @@ from pymongo import ReturnDocument
 
 from notes_bff.context import Context
 from notes_bff.errors import BadInput, Conflict, NotFound
+from notes_bff.keys import COLLAB
 from notes_bff.models import Member, Note, Notification, NotificationKind, Role, User, Workspace
 from notes_bff.models.clock import now
 from notes_bff.ratelimit import refund, spend_all
@@ -84,11 +85,14 @@ async def delete_workspace(ctx: Context, raw_id: str) -> PydanticObjectId:
     """Delete a workspace with its notes and notifications (owners only)."""
     workspace = await workspace_for_change(ctx, raw_id, Role.OWNER)
     assert workspace.id is not None
+    collab = ctx.request.app[COLLAB]
+    collaborative = await collab.collaborative_notes(workspace.id)
     await Note.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Notification.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Workspace.get_pymongo_collection().delete_one({"_id": workspace.id})
     viewer = str(ctx.require_viewer())
     await ctx.realtime.membership_changed(str(workspace.id), viewer, viewer)
+    await collab.purge(collaborative)
     return workspace.id
 
 
