@@ -136,6 +136,7 @@ class Collaboration:
 
     async def stop(self) -> None:
         """Write every room back, then stop (connections were closed before)."""
+        await asyncio.gather(*self._leaving, return_exceptions=True)
         for room in list(self.rooms.values()):
             await (room.closing or self._close(room))
         self._stopping = True

@@ -106,8 +106,7 @@ class Presence:
     async def renew_editing(
         self, workspace_id: str, note_id: str, connections: list[tuple[str, str]]
     ) -> None:
-        """Extend the presence of a note's editing ``(user, connection)`` pairs, in one
-        write (no connection that left meanwhile is written back)."""
+        """Add or extend a note's editing ``(user, connection)`` pairs, in one write."""
         if not connections:
             return
         key = PRESENCE_PREFIX + editing_key(workspace_id)
