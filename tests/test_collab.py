@@ -471,23 +471,27 @@ async def test_collab_sockets_share_the_per_user_cap_with_graphql_websockets(
             await GraphQLSocket.open(api.client.session, url, token=owner["token"])
         assert also_refused.value.code == 4429
         await graphql.close()  # its slot comes free (released as the server sees it go)
-        reopened: list[YClient] = []
 
-        async def opened() -> bool:
+        async def reopened() -> YClient | None:
+            """A new editor, or None while the cap still refuses it."""
             path = f"/collab/{note}?ticket={await _ticket(api, owner, note)}"
             client = await YClient.connect(api.client, path)
-            synced = asyncio.create_task(client.synced.wait())
-            await asyncio.wait([synced, asyncio.ensure_future(client.closed())], timeout=5)
-            if synced.done():
-                reopened.append(client)
+            synced = asyncio.ensure_future(client.synced.wait())
+            ended = asyncio.ensure_future(client.closed())
+            await asyncio.wait([synced, ended], return_when=asyncio.FIRST_COMPLETED)
             synced.cancel()
-            return bool(reopened)
+            ended.cancel()
+            if client.synced.is_set():
+                return client
+            assert client.close_code == 4429
+            return None
 
         for _ in range(50):
-            if await opened():
+            if (again := await reopened()) is not None:
                 break
-        assert reopened
-        await reopened[0].close()
+            await asyncio.sleep(0.1)
+        assert again is not None
+        await again.close()
         await editor.close()
 
 
