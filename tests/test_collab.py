@@ -27,7 +27,7 @@ from notes_bff.collab.protocol import (
 )
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
-from notes_bff.keys import REALTIME
+from notes_bff.keys import REALTIME, SESSIONS
 from notes_bff.models import CollabSnapshot, CollabState
 from tests.conftest import Api, another_app
 from tests.ws import Closed, GraphQLSocket
@@ -534,13 +534,18 @@ async def test_a_client_that_stops_reading_is_closed_with_4508(
         await client.close()
 
 
-async def test_a_connection_ends_with_its_session(collab: Api, team: dict[str, Any]) -> None:
+@pytest.mark.parametrize("ending", ["log-out", "user disabled by another server"])
+async def test_a_connection_ends_with_its_session(
+    collab: Api, team: dict[str, Any], api: Api, ending: str
+) -> None:
     user = await collab.sign_up("Leaving")
     await collab.add(team["owner"], team["ws"], user, "EDITOR")
     client = await _open(collab, user, team["note"])
-    assert await collab.ok("mutation { logOut }", token=user["token"]) == {"logOut": True}
+    if ending == "log-out":
+        assert await collab.ok("mutation { logOut }", token=user["token"]) == {"logOut": True}
+    else:  # the session application's revocations, told to this one through Redis
+        await api.client.server.app[SESSIONS].revocations.disable_user(PydanticObjectId(user["id"]))
     assert await client.closed() == 4403
-    assert client.ws.close_code == 4403
     others = await _open(collab, team["editor"], team["note"])  # other sessions go on
     await others.close()
 
