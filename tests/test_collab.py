@@ -6,21 +6,36 @@ against several server processes.)"""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from beanie import PydanticObjectId
 from pycrdt import Doc, Text
+from redis.asyncio import Redis
 
-from notes_bff.collab.protocol import SYNC_UPDATE, sync_message, write_uint
+from notes_bff.collab import awareness
+from notes_bff.collab.protocol import (
+    SYNC_STEP1,
+    SYNC_UPDATE,
+    awareness_message,
+    sync_message,
+    write_uint,
+)
 from notes_bff.config import Settings
+from notes_bff.embedded import EmbeddedProcess
+from notes_bff.keys import REALTIME, SESSIONS
+from notes_bff.models import CollabSnapshot, CollabState
 from tests.conftest import Api, another_app
+from tests.ws import Closed, GraphQLSocket
 from tests.ycollab import YClient, until
 
 TICKET = "mutation($n: ID!) { collabTicket(noteId: $n) }"
 NOTE = "query($n: ID!) { note(id: $n) { content version contentHtml } }"
+EDITORS = "query($n: ID!) { noteEditors(noteId: $n) { id } }"
 MESSAGE_LIMIT = 128 * 1024
 
 
@@ -374,3 +389,287 @@ async def test_who_is_editing_and_awareness(collab: Api, team: dict[str, Any]) -
     found = await collab.ok(editors, {"n": note}, token=team["owner"]["token"])
     assert [u["id"] for u in found["noteEditors"]] == [team["viewer"]["id"]]
     await b.close()
+
+
+PRESENCE = (
+    "subscription($w: ID!) { presence(workspaceId: $w) { joined { id } left { id } "
+    "editing { noteId editors { id } } editingChanged } }"
+)
+
+
+def _editing(event: dict[str, Any]) -> dict[str, list[str]]:
+    return {e["noteId"]: [u["id"] for u in e["editors"]] for e in event["editing"]}
+
+
+async def test_presence_tells_who_is_editing_which_note(collab: Api, team: dict[str, Any]) -> None:
+    note, owner, editor, viewer = team["note"], team["owner"], team["editor"], team["viewer"]
+    other = (await collab.note(owner, team["ws"], title="Other"))["id"]
+    url = str(collab.client.make_url("/graphql"))
+    live = await GraphQLSocket.open(collab.client.session, url, token=owner["token"])
+    op = await live.subscribe(PRESENCE, {"w": team["ws"]})
+
+    async def event() -> dict[str, Any]:
+        return dict((await live.next(op))["data"]["presence"])
+
+    assert (await event())["editing"] == []
+    first_tab = await _open(collab, editor, note)
+    started = await event()
+    assert (started["editingChanged"], started["joined"], started["left"]) == (note, None, None)
+    assert _editing(started) == {note: [editor["id"]]}
+    second_tab = await _open(collab, editor, note)  # already editing it: no event
+    reader = await _open(collab, viewer, other)
+    started = await event()
+    assert started["editingChanged"] == other
+    assert _editing(started) == {note: [editor["id"]], other: [viewer["id"]]}
+    await second_tab.close()  # one of two tabs: still editing, no event
+    await first_tab.close()
+    stopped = await event()
+    assert (stopped["editingChanged"], stopped["left"]) == (note, None)
+    assert _editing(stopped) == {other: [viewer["id"]]}
+    await reader.close()
+    assert (await event())["editing"] == []
+    await live.close()
+
+
+async def test_a_crashed_workers_editors_drop_off(
+    collab: Api, team: dict[str, Any], settings: Settings
+) -> None:
+    ws, ghost = team["ws"], team["editor"]["id"]
+    redis = Redis.from_url(settings.redis_url or "")
+    try:  # an editing connection whose worker died: nobody renewed it
+        key = f"notes-bff:presence:editing:{ws}"
+        await redis.zadd(key, {f"{ghost}:{team['note']}:dead-connection": time.time() - 5})
+        editors = "query($n: ID!) { noteEditors(noteId: $n) { id } }"
+        found = await collab.ok(editors, {"n": team["note"]}, token=team["owner"]["token"])
+        assert found["noteEditors"] == []
+        presence = collab.client.server.app[REALTIME].presence
+        swept = await asyncio.gather(presence.sweep_editing(ws), presence.sweep_editing(ws))
+        assert sorted(swept, key=len) == [[], [(ghost, team["note"])]]  # reported once
+        assert await redis.zcard(key) == 0
+    finally:
+        await redis.aclose()
+
+
+async def _editors(api: Api, user: dict[str, Any], note: str) -> list[str]:
+    found = await api.ok(EDITORS, {"n": note}, token=user["token"])
+    return [u["id"] for u in found["noteEditors"]]
+
+
+async def test_collab_sockets_share_the_per_user_cap_with_graphql_websockets(
+    other_app: Any,
+) -> None:
+    async with other_app(max_connections_per_user=2) as api:
+        owner = await api.sign_up("Owner")
+        note = (await api.note(owner, await api.workspace(owner)))["id"]
+        url = str(api.client.make_url("/graphql"))
+        graphql = await GraphQLSocket.open(api.client.session, url, token=owner["token"])
+        editor = await _open(api, owner, note)
+        path = f"/collab/{note}?ticket={await _ticket(api, owner, note)}"
+        refused = await YClient.connect(api.client, path)
+        assert await refused.closed() == 4429
+        with pytest.raises(Closed) as also_refused:
+            await GraphQLSocket.open(api.client.session, url, token=owner["token"])
+        assert also_refused.value.code == 4429
+        await graphql.close()  # its slot comes free (released as the server sees it go)
+
+        async def reopened() -> YClient | None:
+            """A new editor, or None while the cap still refuses it."""
+            path = f"/collab/{note}?ticket={await _ticket(api, owner, note)}"
+            client = await YClient.connect(api.client, path)
+            synced = asyncio.ensure_future(client.synced.wait())
+            ended = asyncio.ensure_future(client.closed())
+            await asyncio.wait([synced, ended], return_when=asyncio.FIRST_COMPLETED)
+            synced.cancel()
+            ended.cancel()
+            if client.synced.is_set():
+                return client
+            assert client.close_code == 4429
+            return None
+
+        for _ in range(50):
+            if (again := await reopened()) is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert again is not None
+        await again.close()
+        await editor.close()
+
+
+async def test_a_client_that_stops_reading_is_closed_with_4508(
+    collab: Api, team: dict[str, Any]
+) -> None:
+    note, owner = team["note"], team["owner"]
+    writers = [await _open(collab, team["editor"], note) for _ in range(2)]
+    ticket = await _ticket(collab, owner, note)
+    stuck = await collab.client.ws_connect(f"/collab/{note}?ticket={ticket}")
+    await stuck.send_bytes(sync_message(SYNC_STEP1, Doc().get_state()))
+    for _ in range(100):  # joined
+        if owner["id"] in await _editors(collab, owner, note):
+            break
+        await asyncio.sleep(0.05)
+    # 600 cursor updates of 64 KiB (4 clients of 16 KB): about 39 MB for a client that reads
+    # nothing meanwhile, far over the 16 MiB it may owe plus what socket buffers hold.
+    state = '{"pad":"' + "x" * 16_000 + '"}'
+    for writer in writers:
+        base = writer.doc.client_id
+        for clock in range(1, 301):
+            entries = [awareness.Entry(base + i, clock, state) for i in range(4)]
+            await writer.ws.send_bytes(awareness_message(awareness.encode(entries)))
+        await writer.announce('{"done":true}', clock=301)
+    for writer in writers:  # every update was handled (each writer sees its own last one)
+        assert await until(lambda w=writer: "done" in w.awareness.get(w.doc.client_id, ""))
+    while (await stuck.receive(timeout=10)).type is aiohttp.WSMsgType.BINARY:
+        pass  # what was on its way before the server gave up
+    assert stuck.close_code == 4508
+    for _ in range(100):  # gone from the note's editors
+        if owner["id"] not in await _editors(collab, owner, note):
+            break
+        await asyncio.sleep(0.05)
+    assert await _editors(collab, owner, note) == [team["editor"]["id"]]
+    await writers[0].type(0, "still fine ")  # the others go on
+    assert await until(lambda: str(writers[1]).startswith("still fine "))
+    back = await _open(collab, owner, note)
+    assert str(back) == str(writers[0])
+    for client in (back, *writers):
+        await client.close()
+
+
+@pytest.mark.parametrize("ending", ["log-out", "user disabled by another server"])
+async def test_a_connection_ends_with_its_session(
+    collab: Api, team: dict[str, Any], api: Api, ending: str
+) -> None:
+    user = await collab.sign_up("Leaving")
+    await collab.add(team["owner"], team["ws"], user, "EDITOR")
+    client = await _open(collab, user, team["note"])
+    if ending == "log-out":
+        assert await collab.ok("mutation { logOut }", token=user["token"]) == {"logOut": True}
+    else:  # the session application's revocations, told to this one through Redis
+        await api.client.server.app[SESSIONS].revocations.disable_user(PydanticObjectId(user["id"]))
+    assert await client.closed() == 4403
+    others = await _open(collab, team["editor"], team["note"])  # other sessions go on
+    await others.close()
+
+
+async def test_a_connection_ends_when_its_access_token_expires(other_app: Any) -> None:
+    async with other_app(access_token_ttl_seconds=5) as api:
+        owner = await api.sign_up("Owner")
+        note = (await api.note(owner, await api.workspace(owner)))["id"]
+        client = await _open(api, owner, note)
+        assert await client.closed(timeout=15) == 4403
+        assert client.ws.close_code == 4403
+
+
+async def test_while_redis_is_down_open_notes_keep_working_and_new_ones_wait(
+    collab: Api, team: dict[str, Any], servers: dict[str, EmbeddedProcess], settings: Settings
+) -> None:
+    note, owner, editor = team["note"], team["owner"], team["editor"]
+    other = (await collab.note(owner, team["ws"], title="Closed", content="Untouched"))["id"]
+    gone = (await collab.note(owner, team["ws"], title="Deleted meanwhile"))["id"]
+    edited = await _open(collab, owner, gone)
+    await edited.type(0, "In the log. ")
+    await _stored(collab, owner, gone, "In the log. ")
+    await edited.close()
+    gone_log = f"notes-bff:collab:log:{gone}"
+    async with Redis.from_url(settings.redis_url or "") as redis:
+        assert await redis.exists(gone_log)
+    a = await _open(collab, editor, note)
+    b = await _open(collab, owner, note)
+    cookie = {"Cookie": f"nb_access={owner['token']}", "Origin": "https://app.example.com"}
+    servers["redis"].stop()
+    try:
+        await a.type(0, "Typed during the outage. ")
+        assert await until(lambda: str(b).startswith("Typed during the outage. "))
+        assert (await collab.gql(TICKET, {"n": note}, token=owner["token"])).codes == [
+            "SERVICE_UNAVAILABLE"
+        ]
+        # A note open on this worker can still be joined (cookie); another cannot be opened.
+        joined = await YClient.connect(collab.client, f"/collab/{note}", headers=cookie)
+        await joined.synced.wait()
+        assert str(joined) == str(b)
+        await joined.close()
+        refused = await YClient.connect(collab.client, f"/collab/{other}", headers=cookie)
+        assert await refused.closed() == 4503
+        await collab.ok(
+            "mutation($n: ID!) { deleteNote(id: $n) }", {"n": gone}, token=owner["token"]
+        )
+    finally:
+        servers["redis"].start()
+    await b.type(len(str(b)), "Typed after it.")
+    for _ in range(100):  # tickets work again once Redis answers
+        if not (await collab.gql(TICKET, {"n": note}, token=owner["token"])).errors:
+            break
+        await asyncio.sleep(0.1)
+    fresh = await _open(collab, editor, note)
+    assert await until(lambda: str(fresh) == str(a) == str(b))
+    assert str(fresh).startswith("Typed during the outage. ")
+    assert str(fresh).endswith("Typed after it.")
+    for client in (a, b, fresh):
+        await client.close()
+    assert (await _stored(collab, owner, note, str(fresh)))["content"] == str(fresh)
+    async with Redis.from_url(settings.redis_url or "") as redis:
+        for _ in range(150):  # the deleted note's log goes once Redis is back
+            if not await redis.exists(gone_log):
+                break
+            await asyncio.sleep(0.1)
+        assert not await redis.exists(gone_log)
+
+
+DELETE = {
+    "deleteNote": "mutation($n: ID!) { deleteNote(id: $n) }",
+    "bulkDeleteNotes": "mutation($ns: [ID!]!) { bulkDeleteNotes(ids: $ns) { succeededIds } }",
+    "deleteWorkspace": "mutation($w: ID!) { deleteWorkspace(id: $w) }",
+}
+
+
+@pytest.mark.parametrize("how", list(DELETE))
+async def test_deleted_notes_leave_no_collaborative_state(
+    collab: Api, settings: Settings, how: str
+) -> None:
+    owner = await collab.sign_up("Owner")
+    ws = await collab.workspace(owner)
+    notes = [(await collab.note(owner, ws, content=c))["id"] for c in ("Open.", "Closed.")]
+    earlier = await _open(collab, owner, notes[1])  # edited, restore point, nobody on it
+    await earlier.type(0, "Edited. ")
+    await earlier.announce('{"cursor": 1}')
+    await _stored(collab, owner, notes[1], "Edited. Closed.")
+    await earlier.close()
+    await collab.ok(
+        'mutation($n: ID!) { createNoteSnapshot(noteId: $n, label: "Kept") { id } }',
+        {"n": notes[1]},
+        token=owner["token"],
+    )
+    live = await _open(collab, owner, notes[0])
+    await live.type(0, "Live. ")
+    redis = Redis.from_url(settings.redis_url or "")
+
+    async def leftovers() -> list[str]:
+        found = []
+        for note in notes:
+            oid = PydanticObjectId(note)
+            if await CollabState.get_pymongo_collection().find_one({"_id": oid}):
+                found.append(f"state of {note}")
+            if await CollabSnapshot.get_pymongo_collection().find_one({"note_id": oid}):
+                found.append(f"restore point of {note}")
+            for key in (f"notes-bff:collab:log:{note}", f"notes-bff:collab:awareness:{note}"):
+                if await redis.exists(key):
+                    found.append(key)
+            if await redis.zscore("notes-bff:collab:dirty", note) is not None:
+                found.append(f"compaction of {note}")
+        return found
+
+    try:
+        assert len(await leftovers()) >= 8  # states, logs, cursors, due compactions
+        if how == "deleteNote":
+            for note in notes:
+                await collab.ok(DELETE[how], {"n": note}, token=owner["token"])
+        else:
+            variables = {"ns": notes} if how == "bulkDeleteNotes" else {"w": ws}
+            await collab.ok(DELETE[how], variables, token=owner["token"])
+        assert await live.closed() == 4404
+        for _ in range(100):
+            if not await leftovers():
+                break
+            await asyncio.sleep(0.05)
+        assert await leftovers() == []
+    finally:
+        await redis.aclose()

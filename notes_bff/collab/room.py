@@ -176,6 +176,7 @@ class Room:
         self.awareness = awareness.AwarenessStates()
         self.origin = uuid.uuid4().hex  # marks this room's own log entries
         self.closing: asyncio.Task[None] | None = None
+        self.deleted = False  # the note was: nothing more goes to its log
         # Checkpoints: whether the text changed since the last one, and the next one's timer.
         self.dirty = False
         self.timer: asyncio.TimerHandle | None = None
@@ -284,6 +285,10 @@ class Room:
     # The log: this room's appends, and other workers' entries
 
     def _flush(self) -> None:
+        if self.deleted:
+            self._appends.clear()
+            self._relays.clear()
+            return
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._append_all())
 

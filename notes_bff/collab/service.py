@@ -35,6 +35,7 @@ from pycrdt import Text
 from redis.asyncio import Redis
 
 from notes_bff.auth.tokens import TokenClaims
+from notes_bff.background import BackgroundTasks
 from notes_bff.collab.checkpoint import SnapshotPolicy, checkpoint, take_snapshot
 from notes_bff.collab.document import EMPTY_UPDATE, build, merge, text_of
 from notes_bff.collab.protocol import permission_denied
@@ -94,11 +95,6 @@ def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def presence_key(note_id: str) -> str:
-    """The key of a note's editors in ``Presence`` (next to the workspaces')."""
-    return f"collab:{note_id}"
-
-
 class Collaboration:
     """Collaborative editing in this process (one per application)."""
 
@@ -125,29 +121,29 @@ class Collaboration:
         self._lease = redis.register_script(_LEASE)
         self._opening: dict[str, asyncio.Future[Room]] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = BackgroundTasks()
+        self._leaving: set[asyncio.Task[None]] = set()
+        self._unpurged: set[str] = set()  # deleted notes whose logs are still to delete
         # redis-py may turn a cancellation into a timeout error: loops also stop on this flag.
         self._stopping = False
 
     def start(self) -> None:
         """Start the reader, the compactor and the heartbeat."""
-        self._tasks = [
-            asyncio.create_task(self._read(), name="notes-bff-collab-reader"),
-            asyncio.create_task(self._compact_loop(), name="notes-bff-collab-compactor"),
-            asyncio.create_task(self._heartbeat(), name="notes-bff-collab-heartbeat"),
-        ]
+        self._tasks.start(
+            collab_reader=self._read(),
+            collab_compactor=self._compact_loop(),
+            collab_heartbeat=self._heartbeat(),
+        )
 
     async def stop(self) -> None:
         """Write every room back, then stop (connections were closed before)."""
+        await asyncio.gather(*self._leaving, return_exceptions=True)
         for room in list(self.rooms.values()):
             await (room.closing or self._close(room))
         self._stopping = True
         with contextlib.suppress(*REDIS_OUTAGES):
             await self._wake()  # the reader's XREAD returns now, not after its block
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.stop()
 
     # Rooms
 
@@ -166,9 +162,11 @@ class Collaboration:
                 break
             await asyncio.shield(room.closing)
         room.join(peer)
-        await self.realtime.guard.call(
-            lambda: self.realtime.presence.enter(presence_key(note_id), peer.user_id, peer.id)
-        )
+        try:
+            await self._editing(room, peer, started=True)
+        except BaseException:  # cancelled: the connection went away meanwhile
+            await self.leave(room, peer)
+            raise
         return room
 
     async def _open(self, note: Note) -> Room:
@@ -195,14 +193,31 @@ class Collaboration:
             await pipe.execute()
 
     async def leave(self, room: Room, peer: Peer) -> None:
-        """Disconnect ``peer``; the last one out writes the room back and closes it."""
+        """Disconnect ``peer``; the last one out writes the room back and closes it. Runs to
+        its end even when the connection's handler is cancelled meanwhile (the client went
+        away), so neither its presence nor an empty room is left behind."""
+        task = asyncio.create_task(self._leave(room, peer))
+        self._leaving.add(task)
+        task.add_done_callback(self._leaving.discard)
+        await asyncio.shield(task)
+
+    async def _leave(self, room: Room, peer: Peer) -> None:
         room.leave(peer)
-        await self.realtime.guard.call(
-            lambda: self.realtime.presence.leave(presence_key(room.note_id), peer.user_id, peer.id)
-        )
+        await self._editing(room, peer, started=False)
         if not room.peers and room.closing is None:
             room.closing = asyncio.create_task(self._close(room))
-            await asyncio.shield(room.closing)
+            await room.closing
+
+    async def _editing(self, room: Room, peer: Peer, *, started: bool) -> None:
+        """Mark the connection as editing (or not) in the workspace's presence; the user's
+        first connection to the note, or last, is announced to ``presence`` subscribers."""
+        presence, workspace = self.realtime.presence, room.workspace_id
+        change = presence.start_editing if started else presence.stop_editing
+        if await self.realtime.guard.call(
+            lambda: change(workspace, room.note_id, peer.user_id, peer.id)
+        ):
+            who = {"joined_id" if started else "left_id": peer.user_id}
+            await self.realtime.presence_changed(workspace, note_id=room.note_id, **who)
 
     async def _close(self, room: Room) -> None:
         try:
@@ -273,7 +288,7 @@ class Collaboration:
     async def _watch(self, room: Room) -> None:
         """Follow the workspace's membership and the note's deletion while the room lives."""
         topic = workspace_topic(room.workspace_id)
-        while True:
+        while not room.deleted:
             with (
                 contextlib.suppress(ServiceUnavailable, SlowSubscriber, *MONGO_OUTAGES),
                 self.realtime.broker.subscribe(topic) as events,
@@ -284,15 +299,19 @@ class Collaboration:
                     if event.kind == "MEMBERSHIP":
                         await self._recheck(room)
                     elif event.kind == "DELETED" and event.note_id == room.note_id:
-                        await self._deleted(room)
+                        await self.purge([PydanticObjectId(room.note_id)])
+                    if room.deleted:
                         return
             await asyncio.sleep(RETRY_S)
 
     async def _recheck(self, room: Room) -> None:
-        """Apply the members' current roles: removed members leave, viewers turn read-only."""
+        """Apply the members' current roles: removed members leave, viewers turn read-only;
+        a deleted note or workspace closes the room."""
+        note_id = PydanticObjectId(room.note_id)
         workspace = await Workspace.get(PydanticObjectId(room.workspace_id))
-        if workspace is None:
-            await self._deleted(room)
+        note = await Note.get_pymongo_collection().find_one({"_id": note_id}, {"_id": 1})
+        if workspace is None or note is None:
+            await self.purge([note_id])
             return
         for peer in list(room.peers):
             role = workspace.role_of(PydanticObjectId(peer.user_id))
@@ -305,16 +324,46 @@ class Collaboration:
                     peer.push(permission_denied("read-only: you are now a viewer"))
                 peer.writable = writable
 
-    async def _deleted(self, room: Room) -> None:
-        for peer in list(room.peers):
-            peer.close(CLOSE_NOT_FOUND, "The note was deleted")
-        await self.forget(PydanticObjectId(room.note_id))
+    @staticmethod
+    async def collaborative_notes(workspace_id: PydanticObjectId) -> list[PydanticObjectId]:
+        """The workspace's notes that have a collaborative document."""
+        found = Note.get_pymongo_collection().find(
+            {"workspace_id": workspace_id, "collab_mark": {"$ne": None}}, {"_id": 1}
+        )
+        return [doc["_id"] async for doc in found]
 
-    async def forget(self, note_id: PydanticObjectId) -> None:
-        """Delete a deleted note's document, log and restore points."""
-        await CollabState.get_pymongo_collection().delete_one({"_id": note_id})
-        await CollabSnapshot.get_pymongo_collection().delete_many({"note_id": note_id})
-        await self.log.forget(str(note_id))
+    async def purge(self, note_ids: list[PydanticObjectId]) -> None:
+        """Close this process's rooms of deleted notes (4404) and delete the notes' documents,
+        restore points and logs (the logs as soon as Redis answers). Whoever deletes notes
+        calls it; so do the rooms of other workers, told by the ``DELETED`` event, and the
+        compactor when it finds a log without its note."""
+        if not note_ids:
+            return
+        for note_id in note_ids:  # this process's rooms of them close at once
+            room = self.rooms.get(str(note_id))
+            if room is not None and not room.deleted:
+                room.deleted = True
+                for peer in list(room.peers):
+                    peer.close(CLOSE_NOT_FOUND, "The note was deleted")
+        try:
+            await CollabState.get_pymongo_collection().delete_many({"_id": {"$in": note_ids}})
+            await CollabSnapshot.get_pymongo_collection().delete_many(
+                {"note_id": {"$in": note_ids}}
+            )
+        except MONGO_OUTAGES as exc:
+            log.warning("collab_purge_failed", notes=len(note_ids), error=str(exc)[:200])
+        self._unpurged.update(str(i) for i in note_ids)
+        await self._purge_logs()
+
+    async def _purge_logs(self) -> None:
+        pending = list(self._unpurged)
+
+        async def forget() -> bool:
+            await self.log.forget(pending)
+            return True
+
+        if pending and await self.realtime.guard.call(forget) is not None:
+            self._unpurged.difference_update(pending)
 
     # The reader
 
@@ -385,10 +434,8 @@ class Collaboration:
                     await self.realtime.guard.call(partial(self._renew, room))
 
     async def _renew(self, room: Room) -> None:
-        for peer in list(room.peers):
-            await self.realtime.presence.heartbeat(
-                presence_key(room.note_id), peer.user_id, peer.id
-            )
+        connections = [(peer.user_id, peer.id) for peer in room.peers]
+        await self.realtime.presence.renew_editing(room.workspace_id, room.note_id, connections)
 
     # The compactor
 
@@ -397,6 +444,7 @@ class Collaboration:
         while not self._stopping:
             await asyncio.sleep(self._compact_s * _jitter.uniform(0.8, 1.2))
             try:
+                await self._purge_logs()  # those Redis did not take when their notes went
                 if await self._lease(keys=[LEASE_KEY], args=[self._origin, lease_ms]):
                     for note_id in await self.log.due(COMPACT_NOTES):
                         await self.compact(note_id)
@@ -408,13 +456,13 @@ class Collaboration:
     async def compact(self, note_id: str) -> None:
         """Merge a note's log into its persisted state, write its text back, trim the log."""
         if not PydanticObjectId.is_valid(note_id):
-            await self.log.forget(note_id)
+            await self.log.forget([note_id])
             return
         oid = PydanticObjectId(note_id)
         state = await CollabState.get(oid)
         note = await Note.get_pymongo_collection().find_one({"_id": oid}, {"_id": 1})
         if state is None or note is None:
-            await self.forget(oid)
+            await self.purge([oid])
             return
         merged_id = state.log_id
         entries = await self.log.after(note_id, state.log_id, COMPACT_ENTRIES)
@@ -433,9 +481,10 @@ class Collaboration:
         """A ticket for this session to open the note's collaboration socket."""
         return await self.tickets.issue(claims, str(note_id))
 
-    async def editors(self, note_id: PydanticObjectId) -> list[str]:
+    async def editors(self, note: Note) -> list[str]:
         """Who has the note open, on any worker."""
-        return await self.realtime.presence.online(presence_key(str(note_id)))
+        editing = await self.realtime.presence.editing(str(note.workspace_id))
+        return editing.get(str(note.id), [])
 
     async def edit(
         self, note_id: PydanticObjectId, actor: PydanticObjectId, change: Callable[[Text], None]

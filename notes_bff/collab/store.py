@@ -159,11 +159,12 @@ class UpdateLog:
             pipe.expire(key, AWARENESS_TTL_S)
             await pipe.execute()
 
-    async def forget(self, note_id: str) -> None:
-        """Delete a deleted note's log."""
+    async def forget(self, note_ids: list[str]) -> None:
+        """Delete deleted notes' logs."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(log_key(note_id), awareness_key(note_id))
-            pipe.zrem(DIRTY, note_id)
+            for note_id in note_ids:
+                pipe.delete(log_key(note_id), awareness_key(note_id))
+            pipe.zrem(DIRTY, *note_ids)
             await pipe.execute()
 
 

@@ -3,13 +3,17 @@
 Authentication, in order: a ``ticket`` query parameter (``collabTicket``), else, for a browser
 page (an ``Origin`` header), the ``nb_access`` cookie. A page's Origin must be the server's own
 or one of ``NOTES_BFF_CORS_ORIGINS`` (else HTTP 403 before the upgrade). Refusals after the
-upgrade are close codes (docs/collaboration.md). The rules live in ``notes_bff.collab``.
+upgrade are close codes (docs/collaboration.md). Like a GraphQL websocket, a connection ends
+(4403) when its session ends or the access token it was opened with expires (a ticket carries
+that token's expiry). The rules live in ``notes_bff.collab``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from aiohttp import WSMsgType, web
 from beanie import PydanticObjectId
@@ -132,6 +136,12 @@ class CollabSocket:
         peer = Peer(claims.user_id, role.allows(Role.EDITOR), ws.send_bytes, close)
         revocations = app[SESSIONS].revocations
         unwatch = revocations.watch(claims, lambda: peer.close(CLOSE_FORBIDDEN, "Session ended"))
+        if revocations.ended(claims):  # while the note and the slot were looked up
+            peer.close(CLOSE_FORBIDDEN, "Session ended")
+        expiry = asyncio.get_running_loop().call_later(
+            max(0.0, (claims.expires_at - datetime.now(UTC)).total_seconds()),
+            lambda: peer.close(CLOSE_FORBIDDEN, "Token expired"),
+        )
         try:
             async with self._joined(app[COLLAB], note, peer) as room:
                 async for message in ws:
@@ -151,6 +161,7 @@ class CollabSocket:
                         break
         finally:
             unwatch()
+            expiry.cancel()
             await peer.finish(CLOSE_WAIT_S)
 
     @contextlib.asynccontextmanager

@@ -31,7 +31,8 @@ class Event:
     """One event: ``topic`` routes it; ``event_id`` is set for logged (resumable) events.
 
     ``kind`` is CREATED, UPDATED or DELETED for notes; MEMBERSHIP when a workspace's members
-    changed; NOTIFICATION; or PRESENCE.
+    changed; NOTIFICATION; or PRESENCE (with ``note_id``: someone started or stopped
+    editing that note).
     """
 
     topic: str

@@ -75,13 +75,19 @@ class Realtime:
         await self.invalidate(tags.notifications(user_id))
 
     async def presence_changed(
-        self, workspace_id: str, joined_id: str | None = None, left_id: str | None = None
+        self,
+        workspace_id: str,
+        joined_id: str | None = None,
+        left_id: str | None = None,
+        note_id: str | None = None,
     ) -> None:
-        """Someone came online or went offline in a workspace."""
+        """Someone came online or went offline in a workspace; with ``note_id``, started or
+        stopped editing that note."""
         await self._broadcast(
             presence_topic(workspace_id),
             "PRESENCE",
             workspace_id=workspace_id,
             joined_id=joined_id,
             left_id=left_id,
+            note_id=note_id,
         )

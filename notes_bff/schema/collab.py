@@ -6,26 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from beanie import PydanticObjectId
 
-from notes_bff.collab.access import note_for, snapshot_for
-from notes_bff.collab.service import Collaboration
-from notes_bff.errors import ServiceUnavailable
-from notes_bff.models import CollabSnapshot, Role
-from notes_bff.response_cache.reads import not_cacheable
+from notes_bff.models import CollabSnapshot
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteType
 from notes_bff.schema.users import UserType, load_users
-from notes_bff.validation import bounded_int, object_id, single_line
-
-LABEL_LENGTH = (1, 100)
-SNAPSHOTS_MAX = 50
-
-
-def _collab(info: Info) -> Collaboration:
-    collab = info.context.actor.collab
-    if collab is None:
-        raise ServiceUnavailable("Collaborative editing is not running.")
-    return collab
+from notes_bff.services import collaboration
 
 
 @strawberry.type(name="NoteSnapshot")
@@ -62,6 +49,23 @@ class NoteSnapshotType:
 
 
 @strawberry.type
+class NoteEditing:
+    """Who is editing one note: users with a collaboration socket open on it."""
+
+    note_id: strawberry.ID
+    user_ids: strawberry.Private[list[str]]
+
+    @strawberry.field
+    async def editors(self, info: Info) -> list[UserType]:
+        return await load_users(info, [PydanticObjectId(u) for u in self.user_ids])
+
+
+def note_editing(editing: dict[str, list[str]]) -> list[NoteEditing]:
+    """``Presence.editing``'s answer as GraphQL objects."""
+    return [NoteEditing(note_id=strawberry.ID(n), user_ids=users) for n, users in editing.items()]
+
+
+@strawberry.type
 class CollabQuery:
     """Reads of collaborative editing."""
 
@@ -69,14 +73,7 @@ class CollabQuery:
         description="Who has the note open in a collaborative editor now (any member may ask)."
     )
     async def note_editors(self, info: Info, note_id: strawberry.ID) -> list[UserType]:
-        not_cacheable()  # editors come and go without a write
-        ctx = info.context
-        note = await note_for(
-            ctx.loaders, ctx.require_viewer(), object_id("noteId", note_id), Role.VIEWER
-        )
-        assert note.id is not None
-        editors = await _collab(info).editors(note.id)
-        return await load_users(info, [object_id("noteId", e) for e in editors])
+        return await load_users(info, await collaboration.editors(info.context.actor, note_id))
 
     @strawberry.field(
         description="The note's restore points, newest first (editors and owners): automatic "
@@ -85,14 +82,7 @@ class CollabQuery:
     async def note_snapshots(
         self, info: Info, note_id: strawberry.ID, first: int | None = 20
     ) -> list[NoteSnapshotType]:
-        not_cacheable()  # restore points are written without the note's events
-        ctx = info.context
-        count = bounded_int("first", 20 if first is None else first, 1, SNAPSHOTS_MAX)
-        note = await note_for(
-            ctx.loaders, ctx.require_viewer(), object_id("noteId", note_id), Role.EDITOR
-        )
-        assert note.id is not None
-        found = await Collaboration.snapshots(note.id, count)
+        found = await collaboration.snapshots(info.context.actor, note_id, first)
         return [NoteSnapshotType.from_document(s) for s in found]
 
 
@@ -105,34 +95,18 @@ class CollabMutation:
         "(`/collab/<noteId>?ticket=…`); viewers get read-only access."
     )
     async def collab_ticket(self, info: Info, note_id: strawberry.ID) -> str:
-        ctx = info.context
-        note = await note_for(
-            ctx.loaders, ctx.require_viewer(), object_id("noteId", note_id), Role.VIEWER
-        )
-        assert note.id is not None
-        assert ctx.actor.claims is not None
-        return await _collab(info).ticket(ctx.actor.claims, note.id)
+        return await collaboration.ticket(info.context.actor, note_id)
 
     @strawberry.mutation(description="A named restore point of the note's text as it is now.")
     async def create_note_snapshot(
         self, info: Info, note_id: strawberry.ID, label: str
     ) -> NoteSnapshotType:
-        ctx = info.context
-        viewer = ctx.require_viewer()
-        name = single_line("label", label, LABEL_LENGTH)
-        note = await note_for(ctx.loaders, viewer, object_id("noteId", note_id), Role.EDITOR)
-        return NoteSnapshotType.from_document(await _collab(info).snapshot(note, viewer, name))
+        snapshot = await collaboration.create_snapshot(info.context.actor, note_id, label)
+        return NoteSnapshotType.from_document(snapshot)
 
     @strawberry.mutation(
         description="Make the note read as the restore point again: applied as an edit, so "
         "anyone editing keeps working; the text before becomes a restore point."
     )
     async def restore_note_snapshot(self, info: Info, id: strawberry.ID) -> NoteType:
-        ctx = info.context
-        viewer = ctx.require_viewer()
-        snapshot = await snapshot_for(ctx.loaders, viewer, object_id("id", id))
-        collab = _collab(info)
-        await collab.restore(snapshot, viewer)
-        ctx.loaders.note_by_id.clear(snapshot.note_id)
-        note = await note_for(ctx.loaders, viewer, snapshot.note_id, Role.EDITOR)
-        return NoteType.from_document(note)
+        return NoteType.from_document(await collaboration.restore_snapshot(info.context.actor, id))

@@ -13,6 +13,7 @@ from beanie import PydanticObjectId
 from notes_bff.execution.context import Context
 from notes_bff.realtime.broker import SlowSubscriber
 from notes_bff.realtime.events import Event
+from notes_bff.schema.collab import NoteEditing, note_editing
 from notes_bff.schema.info import Info
 from notes_bff.schema.notes import NoteType
 from notes_bff.schema.notifications import NotificationType
@@ -86,6 +87,20 @@ class PresenceEvent:
     @strawberry.field
     async def left(self, info: Info) -> UserType | None:
         return await load_user(info, self.change.left) if self.change.left else None
+
+    @strawberry.field(
+        description="Who is editing which note of the workspace now (collaboration sockets "
+        "open on it, on any server); notes nobody edits are left out."
+    )
+    def editing(self) -> list[NoteEditing]:
+        return note_editing(self.change.editing)
+
+    @strawberry.field(
+        description="The note someone started or stopped editing, when that is what this event "
+        "tells (`joined` and `left` are then null); null for coming online or going offline."
+    )
+    def editing_changed(self) -> strawberry.ID | None:
+        return strawberry.ID(self.change.note) if self.change.note else None
 
 
 async def _until_too_slow(context: Context, items: AsyncIterator[T]) -> AsyncIterator[T]:

@@ -106,12 +106,15 @@ async def notifications(actor: Actor) -> AsyncIterator[Notification]:
 
 @dataclass(frozen=True)
 class PresenceChange:
-    """Who is online now, and who just came or went."""
+    """Who is online now, who just came or went, and who is editing which note (``note``:
+    the one whose editors just changed)."""
 
     workspace_id: PydanticObjectId
     online: list[PydanticObjectId]
     joined: PydanticObjectId | None
     left: PydanticObjectId | None
+    editing: dict[str, list[str]]
+    note: str | None = None
 
 
 async def presence(actor: Actor, raw_id: str) -> AsyncIterator[PresenceChange]:
@@ -120,8 +123,9 @@ async def presence(actor: Actor, raw_id: str) -> AsyncIterator[PresenceChange]:
     realtime, ws, me = actor.realtime, str(workspace_id), str(viewer)
     connection = uuid.uuid4().hex
 
-    async def online() -> list[PydanticObjectId]:
-        return [PydanticObjectId(u) for u in await realtime.presence.online(ws)]
+    async def online() -> tuple[list[PydanticObjectId], dict[str, list[str]]]:
+        users = [PydanticObjectId(u) for u in await realtime.presence.online(ws)]
+        return users, await realtime.presence.editing(ws)
 
     async def keep_alive() -> None:
         while True:
@@ -129,6 +133,9 @@ async def presence(actor: Actor, raw_id: str) -> AsyncIterator[PresenceChange]:
             await realtime.guard.call(lambda: realtime.presence.heartbeat(ws, me, connection))
             for gone in await realtime.guard.call(lambda: realtime.presence.sweep(ws)) or []:
                 await realtime.presence_changed(ws, left_id=gone)
+            ended = await realtime.guard.call(lambda: realtime.presence.sweep_editing(ws))
+            for user, note in ended or []:
+                await realtime.presence_changed(ws, left_id=user, note_id=note)
 
     with realtime.broker.subscribe(presence_topic(ws), workspace_topic(ws)) as live:
         joined = await realtime.presence.enter(ws, me, connection)
@@ -136,22 +143,27 @@ async def presence(actor: Actor, raw_id: str) -> AsyncIterator[PresenceChange]:
         try:
             if joined:
                 await realtime.presence_changed(ws, joined_id=me)
-            yield PresenceChange(workspace_id, await online(), viewer if joined else None, None)
+            users, editing = await online()
+            yield PresenceChange(workspace_id, users, viewer if joined else None, None, editing)
             echo_of_own_join = joined  # already announced in the first event
             async for delivery in live:
                 await _still_member(delivery, workspace_id, viewer)
                 event = delivery.event
                 if event.kind != "PRESENCE":
                     continue
-                if echo_of_own_join and event.joined_id == me:
+                if echo_of_own_join and event.joined_id == me and event.note_id is None:
                     echo_of_own_join = False
                     continue
                 use_delivery(delivery)
+                users, editing = await asyncio.shield(delivery.shared("online", online))
+                note = event.note_id  # set when someone started or stopped editing it
                 yield PresenceChange(
                     workspace_id,
-                    await asyncio.shield(delivery.shared("online", online)),
-                    PydanticObjectId(event.joined_id) if event.joined_id else None,
-                    PydanticObjectId(event.left_id) if event.left_id else None,
+                    users,
+                    PydanticObjectId(event.joined_id) if event.joined_id and not note else None,
+                    PydanticObjectId(event.left_id) if event.left_id and not note else None,
+                    editing,
+                    note,
                 )
         finally:
             heartbeat.cancel()

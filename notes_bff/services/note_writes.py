@@ -10,7 +10,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
-from notes_bff.errors import AppError, BadInput, Conflict, NotFound, ServiceUnavailable
+from notes_bff.errors import AppError, BadInput, Conflict, NotFound
 from notes_bff.models import (
     Note,
     NotePriority,
@@ -20,6 +20,7 @@ from notes_bff.models import (
     member_role,
     require_role,
 )
+from notes_bff.services import collaboration
 from notes_bff.services.access import note_for_change, workspace_for_change
 from notes_bff.services.actor import Actor
 from notes_bff.services.changes import KEEP, Changes, Keep
@@ -137,9 +138,7 @@ async def update_note(
     flt: dict[str, Any] = {"_id": before.id}
     if "content" in changes:
         if before.collab_mark is not None:  # under collaborative editing: merged, not replaced
-            if actor.collab is None:
-                raise ServiceUnavailable("Collaborative editing is not running.")
-            await actor.collab.merge_content(
+            await collaboration.running(actor).merge_content(
                 before, changes.pop("content"), viewer, expected_version
             )
             if not changes:
@@ -191,6 +190,8 @@ async def delete_note(actor: Actor, note_id: str) -> PydanticObjectId:
     await actor.realtime.note_changed(
         "DELETED", str(note.workspace_id), str(note.id), str(actor.require_viewer())
     )
+    if note.collab_mark is not None:
+        await collaboration.purge(actor, [note.id])
     return note.id
 
 
@@ -273,6 +274,8 @@ async def bulk_delete_notes(actor: Actor, raw_ids: Sequence[str]) -> BulkOutcome
         for note_id in existing:
             workspace_id = str(notes[note_id].workspace_id)
             await actor.realtime.note_changed("DELETED", workspace_id, str(note_id), by)
+        collaborative = [i for i in existing if notes[i].collab_mark is not None]
+        await collaboration.purge(actor, collaborative)
     return outcome
 
 

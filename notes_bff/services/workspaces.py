@@ -20,6 +20,7 @@ from notes_bff.models import (
 )
 from notes_bff.ratelimit import refund, spend_all
 from notes_bff.response_cache import tags
+from notes_bff.services import collaboration
 from notes_bff.services.access import visible_workspace, workspace_for_change
 from notes_bff.services.actor import Actor
 from notes_bff.services.changes import Keep, WorkspaceChanges
@@ -107,12 +108,14 @@ async def delete_workspace(actor: Actor, raw_id: str) -> PydanticObjectId:
     """Delete a workspace with its notes and notifications (owners only)."""
     workspace = await workspace_for_change(actor, raw_id, Role.OWNER)
     assert workspace.id is not None
+    collaborative = await collaboration.collaborative_notes(workspace.id)
     await Note.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Notification.get_pymongo_collection().delete_many({"workspace_id": workspace.id})
     await Workspace.get_pymongo_collection().delete_one({"_id": workspace.id})
     await _changed(actor, workspace, deleted=True)
     viewer = str(actor.require_viewer())
     await actor.realtime.membership_changed(str(workspace.id), viewer, viewer)
+    await collaboration.purge(actor, collaborative)
     return workspace.id
 
 
