@@ -13,11 +13,8 @@ from aiohttp import web
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 
+from notes_bff import redis_client
 from notes_bff.auth.revocation import Revocations
 from notes_bff.auth.sessions import SessionService
 from notes_bff.auth.tokens import TokenService
@@ -38,16 +35,11 @@ from notes_bff.keys import (
 )
 from notes_bff.migrations import backfill_email_skeletons
 from notes_bff.models import DOCUMENT_MODELS
-from notes_bff.observability.services import ObservedRedis
 from notes_bff.persisted.store import DocumentStore
 from notes_bff.ratelimit import AuthLimits, RateLimiter, RateLimits
 from notes_bff.realtime.hub import Realtime
 from notes_bff.realtime.scheduler import DueSoonScheduler
 from notes_bff.redis_guard import RedisGuard
-
-# Redis connections one process may hold for commands (the broker holds one more): the count
-# never grows with requests or subscribers.
-REDIS_POOL_SIZE = 16
 
 log = structlog.get_logger("notes_bff.db")
 
@@ -118,31 +110,11 @@ def mongo_context(
 async def redis_context(app: web.Application) -> AsyncIterator[None]:
     """Open the Redis client (connections are made lazily) and close it on shutdown."""
     settings = app[SETTINGS]
-    if settings.redis_url is None:
-        raise RuntimeError("NOTES_BFF_REDIS_URL is not set (the CLI starts an embedded server)")
     name = f"notes-bff:{os.getpid()}"
-    client = ObservedRedis(
-        app[METRICS],
-        connection_pool=BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=REDIS_POOL_SIZE,
-            timeout=2,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            health_check_interval=30,
-            client_name=name,
-            # A pooled connection that Redis closed (a restart) fails on first use: retry
-            # such a command on a fresh connection instead of failing the request.
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-            retry_on_error=[RedisConnectionError],
-        ),
-    )
+    client = redis_client.connect(settings, name=name, metrics=app[METRICS])
     # The broker's one pub/sub connection waits for messages: no socket timeout, but PINGs.
-    broker_client = Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=2,
-        health_check_interval=15,
-        client_name=f"{name}:broker",
+    broker_client = redis_client.connect(
+        settings, name=f"{name}:broker", socket_timeout=None, health_check_interval=15
     )
     app[REDIS] = client
     realtime = Realtime(client, broker_client, app[METRICS], settings.subscriber_queue_size)

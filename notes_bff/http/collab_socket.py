@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSMsgType, web
 from beanie import PydanticObjectId
-from redis.asyncio import Redis
 from strawberry.http.websocket_origin import is_same_origin, normalize_origin
 
+from notes_bff import redis_client
 from notes_bff.auth.cookies import ACCESS_COOKIE
 from notes_bff.auth.tokens import TokenClaims
 from notes_bff.collab.access import note_role
@@ -168,13 +168,8 @@ async def collab_context(app: web.Application) -> AsyncIterator[None]:
     """Start this process's collaboration (its reader has its own Redis connection, since
     its reads block); write every open document back on shutdown."""
     settings = app[SETTINGS]
-    assert settings.redis_url is not None
-    reader = Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=2,
-        socket_timeout=10,
-        client_name=f"notes-bff:{os.getpid()}:collab",
-    )
+    name = f"notes-bff:{os.getpid()}:collab"
+    reader = redis_client.connect(settings, name=name, socket_timeout=10)
     collab = Collaboration(app[REDIS], reader, app[REALTIME], settings)
     app[COLLAB] = collab
     collab.start()

@@ -37,6 +37,8 @@ from beanie import PydanticObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from notes_bff import redis_client
+from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
 from notes_bff.models import Note, Workspace
 from notes_bff.realtime.event_log import (
@@ -188,7 +190,7 @@ class Indexer:
         backend: TantivyBackend,
         store: Store,
         redis: Redis,
-        redis_url: str,
+        settings: Settings,
         *,
         batch_delay_s: float,
         reconcile_interval_s: float,
@@ -196,7 +198,7 @@ class Indexer:
         self.backend = backend
         self.store = store
         self.redis = redis
-        self.redis_url = redis_url
+        self.settings = settings
         self.batch_delay_s = batch_delay_s
         self.reconcile_interval_s = reconcile_interval_s
         self.lock = writer_lock(backend.path.parent)
@@ -222,11 +224,11 @@ class Indexer:
     async def _run(self) -> None:
         backoff = 0.5
         # The pub/sub connection waits for messages: no socket timeout, but PINGs.
-        listener = Redis.from_url(
-            self.redis_url,
-            socket_connect_timeout=2,
+        listener = redis_client.connect(
+            self.settings,
+            name=f"notes-bff-search:{os.getpid()}",
+            socket_timeout=None,
             health_check_interval=15,
-            client_name=f"notes-bff-search:{os.getpid()}",
         )
         try:
             while True:
