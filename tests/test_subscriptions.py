@@ -21,7 +21,7 @@ from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.keys import REALTIME
 from notes_bff.models import User
-from notes_bff.realtime.event_log import STREAM_PREFIX
+from notes_bff.realtime.event_log import stream_key
 from tests.conftest import Api
 from tests.ws import LEGACY_WS, TRANSPORT_WS, Closed, GraphQLSocket
 
@@ -260,7 +260,7 @@ async def test_resume_from_a_trimmed_history_is_refused(api: Api, settings: Sett
     redis = Redis.from_url(settings.redis_url or "")
     try:
         # What retention does to old entries.
-        await redis.xtrim(STREAM_PREFIX + ws, maxlen=1, approximate=False)
+        await redis.xtrim(stream_key(ws), maxlen=1, approximate=False)
     finally:
         await redis.aclose()
     async with socket(api, owner["token"]) as live:

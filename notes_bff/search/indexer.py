@@ -43,10 +43,10 @@ from notes_bff.errors import MONGO_OUTAGES
 from notes_bff.models import Note, Workspace
 from notes_bff.realtime.event_log import (
     CHANNEL,
-    STREAM_PREFIX,
     EventHistoryExpired,
     EventLog,
     id_after,
+    stream_key,
 )
 from notes_bff.realtime.events import Event
 from notes_bff.redis_guard import REDIS_OUTAGES
@@ -118,7 +118,7 @@ async def latest_event_ids(redis: Redis, workspace_ids: Sequence[str]) -> dict[s
     for chunk in _chunks(workspace_ids, 1000):
         async with redis.pipeline(transaction=False) as pipe:
             for workspace in chunk:
-                pipe.xrevrange(STREAM_PREFIX + workspace, count=1)
+                pipe.xrevrange(stream_key(workspace), count=1)
             results = cast("list[list[tuple[bytes, Any]]]", await pipe.execute())
         for workspace, entries in zip(chunk, results, strict=True):
             if entries:
