@@ -250,6 +250,7 @@ class Indexer:
         """Subscribe, catch up, then apply live events until something fails."""
         pubsub = listener.pubsub(ignore_subscribe_messages=True)
         try:
+            await listener.ping()  # a Cluster client learns the slots' owners first
             await pubsub.subscribe(CHANNEL)
             if self.reindex_request.exists() or not self.backend.is_built:
                 await self.rebuild()
