@@ -82,6 +82,18 @@ async def channel_subscribers(server: EmbeddedProcess | Deployment, channel: str
     return total
 
 
+async def client_names(server: EmbeddedProcess | Deployment) -> list[str]:
+    """The names of the connections to every data server of ``server``."""
+    names: list[str] = []
+    for node in server.servers if isinstance(server, Deployment) else [server]:
+        client = AsyncRedis(port=node.port, socket_timeout=5)
+        try:
+            names.extend(str(c.get("name", "")) for c in await client.client_list())
+        finally:
+            await client.aclose()
+    return names
+
+
 def _sentinel_sees_replica(sentinel: Redis) -> bool:
     replicas = sentinel.sentinel_slaves(SENTINEL_MASTER)
     return any(not replica["is_sdown"] for replica in replicas)

@@ -1,4 +1,5 @@
-"""Subscriptions over real websockets: both protocols, auth, delivery rules, resume, presence."""
+"""Subscriptions over real websockets: both protocols, auth, delivery rules, resume, presence;
+on each Redis topology."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ from typing import Any
 import pytest
 from aiohttp import WSServerHandshakeError
 from beanie import PydanticObjectId
-from redis.asyncio import Redis
 
+from notes_bff import redis_client
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.keys import REALTIME
 from notes_bff.models import User
 from notes_bff.realtime.event_log import stream_key
 from tests.conftest import Api
+from tests.redis_topologies import Deployment, client_names
 from tests.ws import LEGACY_WS, TRANSPORT_WS, Closed, GraphQLSocket
+
+pytestmark = pytest.mark.redis_topologies
 
 EVENTS = (
     "subscription($w: ID!, $after: String) { workspaceEvents(workspaceId: $w, after: $after) "
@@ -257,7 +261,7 @@ async def test_resume_from_a_trimmed_history_is_refused(api: Api, settings: Sett
         old = (await live.next(op))["data"]["workspaceEvents"]["eventId"]
     for i in range(3):
         await api.note(owner, ws, title=f"new {i}")
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client.connect(settings, name="tests")
     try:
         # What retention does to old entries.
         await redis.xtrim(stream_key(ws), maxlen=1, approximate=False)
@@ -348,13 +352,13 @@ async def test_presence_counts_tabs_as_one_user(api: Api) -> None:
 
 
 async def test_redis_outage_ends_subscriptions_and_they_work_again_after(
-    api: Api, servers: dict[str, EmbeddedProcess]
+    api: Api, redis_server: EmbeddedProcess | Deployment
 ) -> None:
     owner, ws = await _team(api)
     async with socket(api, owner["token"]) as live:
         op = await live.subscribe(EVENTS, {"w": ws})
         await asyncio.sleep(0.3)
-        servers["redis"].stop()
+        redis_server.stop()
         try:
             interrupted = await live.next(op, timeout=15)
             # Events of the outage cannot be delivered: the client is told, not left waiting.
@@ -364,7 +368,7 @@ async def test_redis_outage_ends_subscriptions_and_they_work_again_after(
             refused = await live.next(await live.subscribe(EVENTS, {"w": ws}))
             assert [e["extensions"]["code"] for e in refused["errors"]] == ["SERVICE_UNAVAILABLE"]
         finally:
-            servers["redis"].start()
+            redis_server.start()
         for attempt in range(60):  # the broker reconnects with backoff
             op = await live.subscribe(EVENTS, {"w": ws})
             await asyncio.sleep(0.3)
@@ -380,13 +384,14 @@ async def test_redis_outage_ends_subscriptions_and_they_work_again_after(
             raise AssertionError("no event after the Redis restart")
 
 
-async def test_redis_connections_do_not_grow_with_subscribers(api: Api, settings: Settings) -> None:
+async def test_redis_connections_do_not_grow_with_subscribers(
+    api: Api, redis_server: EmbeddedProcess | Deployment
+) -> None:
     owner, ws = await _team(api)
-    redis = Redis.from_url(settings.redis_url or "")
 
     async def mine() -> int:
-        clients = await redis.client_list()
-        return sum(1 for c in clients if c.get("name", "").startswith(f"notes-bff:{os.getpid()}"))
+        names = await client_names(redis_server)
+        return sum(1 for name in names if name.startswith(f"notes-bff:{os.getpid()}"))
 
     async def subscribe_many(count: int) -> list[tuple[GraphQLSocket, str]]:
         sockets = [
@@ -395,24 +400,24 @@ async def test_redis_connections_do_not_grow_with_subscribers(api: Api, settings
         ]
         return [(s, await s.subscribe(EVENTS, {"w": ws})) for s in sockets for _ in range(6)]
 
-    try:
-        first = await subscribe_many(30)
-        await asyncio.sleep(1.5)
-        with_30 = await mine()
-        second = await subscribe_many(30)
-        await asyncio.sleep(1.5)
-        with_60 = await mine()
-        await api.note(owner, ws, title="fan-out")
-        for s, op in first + second:
-            assert (await s.next(op))["data"]["workspaceEvents"]["note"]["title"] == "fan-out"
-        # Bounded by the command pool (16), the broker's one connection and the collaboration
-        # log reader's one, whatever the number of subscribers.
-        assert with_30 <= 18
-        assert with_60 <= 18
-        for s in {s for s, _ in first + second}:
-            await s.close()
-    finally:
-        await redis.aclose()
+    first = await subscribe_many(30)
+    await asyncio.sleep(1.5)
+    with_30 = await mine()
+    second = await subscribe_many(30)
+    await asyncio.sleep(1.5)
+    with_60 = await mine()
+    await api.note(owner, ws, title="fan-out")
+    for s, op in first + second:
+        assert (await s.next(op))["data"]["workspaceEvents"]["note"]["title"] == "fan-out"
+    # Bounded by the command pool (per node of a Cluster), the broker's one connection and the
+    # collaboration log reader's one, whatever the number of subscribers.
+    bound = redis_client.POOL_SIZE + 2
+    if isinstance(redis_server, Deployment) and redis_server.name == "cluster":
+        bound = len(redis_server.servers) * redis_client.CLUSTER_POOL_SIZE + 2
+    assert with_30 <= bound
+    assert with_60 <= bound
+    for s in {s for s, _ in first + second}:
+        await s.close()
 
 
 async def test_a_slow_subscriber_is_cut_off_and_the_others_keep_receiving(other_app: Any) -> None:
@@ -505,7 +510,7 @@ async def test_the_connection_cap_counts_every_process_and_forgets_crashed_ones(
     api: Api, other_app: Any, settings: Settings
 ) -> None:
     owner = await api.sign_up("Busy")
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client.connect(settings, name="tests")
     key = f"notes-bff:connections:{owner['id']}"
     try:
         # A connection of a worker that died: no longer renewed, it has expired.
@@ -531,7 +536,7 @@ async def test_the_connection_cap_counts_every_process_and_forgets_crashed_ones(
 async def test_renewed_connection_slots_stay_taken(api: Api, settings: Settings) -> None:
     slots = api.client.server.app[REALTIME].connections
     user = (await api.sign_up("Renewed"))["id"]
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client.connect(settings, name="tests")
     key = f"notes-bff:connections:{user}"
     try:
         assert await slots.acquire(user, "tab-1", 1)
@@ -548,12 +553,12 @@ async def test_renewed_connection_slots_stay_taken(api: Api, settings: Settings)
 
 
 async def test_without_redis_the_connection_cap_counts_this_process(
-    other_app: Any, servers: dict[str, EmbeddedProcess]
+    other_app: Any, redis_server: EmbeddedProcess | Deployment
 ) -> None:
     async with other_app(max_connections_per_user=1) as api:
         owner = await api.sign_up("Offline")
         session, url = api.client.session, _url(api)
-        servers["redis"].stop()
+        redis_server.stop()
         try:
             first = await GraphQLSocket.open(session, url, token=owner["token"])
             with pytest.raises(Closed) as refused:
@@ -561,14 +566,14 @@ async def test_without_redis_the_connection_cap_counts_this_process(
             assert refused.value.code == 4429
             await first.close()
         finally:
-            servers["redis"].start()
+            redis_server.start()
 
 
 async def test_a_crashed_workers_connections_drop_off(api: Api, settings: Settings) -> None:
     owner, ws = await _team(api)
     ghost = await api.sign_up("Ghost")
     await api.add(owner, ws, ghost, "VIEWER")
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client.connect(settings, name="tests")
     try:
         # A connection whose worker died: its heartbeat stopped renewing it 50 s ago.
         key = f"notes-bff:presence:{ws}"
