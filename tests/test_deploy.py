@@ -67,7 +67,8 @@ def test_alert_rules_use_exported_metrics() -> None:
 # The deployment files (Dockerfile, compose, Kubernetes): what they promise, checked where it
 # can be here, and with the tools when they are installed: the manifests against Kubernetes'
 # schemas (kubernetes-validate), the Dockerfile's lint (hadolint), the compose file against
-# the compose specification (check-jsonschema), HAProxy's configuration check (haproxy -c).
+# the compose specification (check-jsonschema), HAProxy's configuration check (haproxy -c),
+# kustomize's build (kubectl kustomize).
 # Not checked here: that the image builds and the compose file runs (no Docker daemon).
 KUBERNETES = DEPLOY / "kubernetes"
 COMPOSE = DEPLOY / "compose"
@@ -207,11 +208,12 @@ def _tool(name: str, where: str) -> str:
             ["--builtin-schema", "vendor.compose-spec", str(COMPOSE / "compose.yaml")],
         ),
         ("haproxy", "Debian's haproxy package", ["-c", "-f", str(COMPOSE / "haproxy.cfg")]),
+        ("kubectl", "not a Python package", ["kustomize", str(KUBERNETES)]),
     ],
 )
 def test_deploy_files_pass_their_tools_checks(tool: str, where: str, args: list[str]) -> None:
     """hadolint's lint of the Dockerfile, the compose specification's schema, HAProxy's own
-    configuration check."""
+    configuration check, kustomize's build of the manifests."""
     result = subprocess.run(
         [_tool(tool, where), *args], capture_output=True, text=True, check=False, timeout=60
     )

@@ -32,6 +32,8 @@ MULTI_KEY = {
     "mget", "mset", "msetnx", "rename", "renamenx", "smove", "sinterstore", "sunionstore",
     "sdiffstore", "zunionstore", "zinterstore", "zdiffstore", "zrangestore", "lmove", "blmove",
     "rpoplpush", "brpoplpush", "copy", "pfmerge", "bitop", "sintercard", "zintercard",
+    "sinter", "sunion", "sdiff", "zunion", "zinter", "zdiff", "xread", "xreadgroup", "blpop",
+    "brpop", "blmpop", "lmpop", "bzpopmin", "bzpopmax", "bzmpop", "zmpop", "pfcount",
 }  # fmt: skip
 # ...and those that do with more than one key argument.
 VARIADIC = {"delete", "unlink", "exists", "touch"}
@@ -157,7 +159,7 @@ def _keys(site: Site) -> list[str]:
     for expr in site.keys:
         tree = ast.fix_missing_locations(ast.Expression(concrete.visit(copy.deepcopy(expr))))
         value = eval(compile(tree, site.where, "eval"), namespace)  # noqa: S307 - our source
-        values.extend(value if isinstance(value, list | tuple) else [value])
+        values.extend(value if isinstance(value, list | tuple | dict) else [value])
     return [str(v) for v in values]
 
 
