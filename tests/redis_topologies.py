@@ -66,7 +66,8 @@ class Deployment:
                         lambda c=client: c.cluster("INFO").get("cluster_state") == "ok",
                     )
         elif self.name == "sentinel":
-            with _client(self.watchers[0]) as sentinel:
+            with _client(self.servers[1]) as replica, _client(self.watchers[0]) as sentinel:
+                _wait("the replica", lambda: _in_sync(replica))
                 _wait("the sentinels", lambda: _sentinel_sees_replica(sentinel))
 
 
@@ -92,6 +93,10 @@ async def client_names(server: EmbeddedProcess | Deployment) -> list[str]:
         finally:
             await client.aclose()
     return names
+
+
+def _in_sync(server: Redis) -> bool:
+    return server.info("replication").get("master_link_status") == "up"
 
 
 def _sentinel_sees_replica(sentinel: Redis) -> bool:
@@ -134,11 +139,15 @@ def cluster(data_dir: Path, masters: int = 3) -> Iterator[Deployment]:
 def sentinel(data_dir: Path, sentinels: int = 3) -> Iterator[Deployment]:
     """A primary and its replica, watched by ``sentinels`` Sentinels (quorum: a majority)."""
     with ExitStack() as stack:
-        primary = valkey(data_dir, name="sentinel-primary")
+        # Either sends its data to a new replica at once (not after the default 5 s).
+        at_once = ["--repl-diskless-sync-delay", "0"]
+        primary = valkey(data_dir, name="sentinel-primary", args=at_once)
         primary.start()
         stack.callback(primary.stop)
         replica = valkey(
-            data_dir, name="sentinel-replica", args=["--replicaof", "127.0.0.1", str(primary.port)]
+            data_dir,
+            name="sentinel-replica",
+            args=[*at_once, "--replicaof", "127.0.0.1", str(primary.port)],
         )
         replica.start()
         stack.callback(replica.stop)
