@@ -86,7 +86,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "redis_topologies"
     ):
         # The single server's run is the unparametrized one (param None): it shares the
-        # session's application with every other module instead of starting another.
+        # session's application with every other module. pytest groups the Cluster's runs of
+        # all such modules, then Sentinel's, each group with an application of its own.
         runs = [
             pytest.param(None, id="single"),
             pytest.param("cluster", id="cluster", marks=pytest.mark.redis_cluster),
@@ -172,6 +173,10 @@ def redis_env(settings: Settings) -> dict[str, str]:
             ("NOTES_BFF_REDIS_CLUSTER_NODES", ",".join(settings.redis_cluster_nodes)),
             ("NOTES_BFF_REDIS_SENTINELS", ",".join(settings.redis_sentinels)),
             ("NOTES_BFF_REDIS_SENTINEL_MASTER", settings.redis_sentinel_master or ""),
+            (
+                "NOTES_BFF_REDIS_PASSWORD",
+                settings.redis_password.get_secret_value() if settings.redis_password else "",
+            ),
         )
         if value
     }

@@ -17,6 +17,9 @@ from notes_bff.embedded import EmbeddedProcess, free_port, valkey
 
 CLUSTER_SLOTS = 16384
 SENTINEL_MASTER = "notes"
+# The Cluster's and Sentinel's data servers require it (NOTES_BFF_REDIS_PASSWORD).
+PASSWORD = "topology-tests-password"
+AUTH = ["--requirepass", PASSWORD, "--masterauth", PASSWORD]
 READY_TIMEOUT_S = 60.0
 
 
@@ -28,8 +31,8 @@ def _wait(what: str, ready: Any) -> None:
         time.sleep(0.1)
 
 
-def _client(server: EmbeddedProcess) -> Redis:
-    return Redis(port=server.port, socket_timeout=5)
+def _client(server: EmbeddedProcess, password: str | None = PASSWORD) -> Redis:
+    return Redis(port=server.port, password=password, socket_timeout=5)
 
 
 @dataclass
@@ -66,7 +69,8 @@ class Deployment:
                         lambda c=client: c.cluster("INFO").get("cluster_state") == "ok",
                     )
         elif self.name == "sentinel":
-            with _client(self.servers[1]) as replica, _client(self.watchers[0]) as sentinel:
+            replica, sentinel = _client(self.servers[1]), _client(self.watchers[0], None)
+            with replica, sentinel:
                 _wait("the replica", lambda: _in_sync(replica))
                 _wait("the sentinels", lambda: _sentinel_sees_replica(sentinel))
 
@@ -74,8 +78,9 @@ class Deployment:
 async def channel_subscribers(server: EmbeddedProcess | Deployment, channel: str) -> int:
     """Connections subscribed to ``channel`` on any data server of ``server``."""
     total = 0
+    password = PASSWORD if isinstance(server, Deployment) else None
     for node in server.servers if isinstance(server, Deployment) else [server]:
-        client = AsyncRedis(port=node.port, socket_timeout=5)
+        client = AsyncRedis(port=node.port, password=password, socket_timeout=5)
         try:
             total += dict(await client.pubsub_numsub(channel)).get(channel.encode(), 0)
         finally:
@@ -86,8 +91,9 @@ async def channel_subscribers(server: EmbeddedProcess | Deployment, channel: str
 async def client_names(server: EmbeddedProcess | Deployment) -> list[str]:
     """The names of the connections to every data server of ``server``."""
     names: list[str] = []
+    password = PASSWORD if isinstance(server, Deployment) else None
     for node in server.servers if isinstance(server, Deployment) else [server]:
-        client = AsyncRedis(port=node.port, socket_timeout=5)
+        client = AsyncRedis(port=node.port, password=password, socket_timeout=5)
         try:
             names.extend(str(c.get("name", "")) for c in await client.client_list())
         finally:
@@ -112,7 +118,7 @@ def cluster(data_dir: Path, masters: int = 3) -> Iterator[Deployment]:
         for i in range(masters):
             # The bus port: not the default (port + 10000), which may be out of range.
             buses.append(free_port())
-            options = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+            options = [*AUTH, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
             node = valkey(
                 data_dir, name=f"cluster-{i}", args=[*options, "--cluster-port", str(buses[i])]
             )
@@ -128,7 +134,11 @@ def cluster(data_dir: Path, masters: int = 3) -> Iterator[Deployment]:
                     client.execute_command("CLUSTER", "MEET", "127.0.0.1", other.port, bus)
         deployment = Deployment(
             "cluster",
-            {"redis_url": None, "redis_cluster_nodes": [f"127.0.0.1:{n.port}" for n in nodes]},
+            {
+                "redis_url": None,
+                "redis_cluster_nodes": [f"127.0.0.1:{n.port}" for n in nodes],
+                "redis_password": PASSWORD,
+            },
             nodes,
         )
         deployment.wait_ready()
@@ -140,7 +150,7 @@ def sentinel(data_dir: Path, sentinels: int = 3) -> Iterator[Deployment]:
     """A primary and its replica, watched by ``sentinels`` Sentinels (quorum: a majority)."""
     with ExitStack() as stack:
         # Either sends its data to a new replica at once (not after the default 5 s).
-        at_once = ["--repl-diskless-sync-delay", "0"]
+        at_once = [*AUTH, "--repl-diskless-sync-delay", "0"]
         primary = valkey(data_dir, name="sentinel-primary", args=at_once)
         primary.start()
         stack.callback(primary.stop)
@@ -157,6 +167,7 @@ def sentinel(data_dir: Path, sentinels: int = 3) -> Iterator[Deployment]:
                 f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {primary.port} {sentinels // 2 + 1}",
                 f"sentinel down-after-milliseconds {SENTINEL_MASTER} 2000",
                 f"sentinel failover-timeout {SENTINEL_MASTER} 10000",
+                f"sentinel auth-pass {SENTINEL_MASTER} {PASSWORD}",
             ]
             watcher = valkey(data_dir, name=f"sentinel-{i}", sentinel_config=config)
             watcher.start()
@@ -168,6 +179,7 @@ def sentinel(data_dir: Path, sentinels: int = 3) -> Iterator[Deployment]:
                 "redis_url": None,
                 "redis_sentinels": [f"127.0.0.1:{w.port}" for w in watchers],
                 "redis_sentinel_master": SENTINEL_MASTER,
+                "redis_password": PASSWORD,
             },
             [primary, replica],
             watchers,

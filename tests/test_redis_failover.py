@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from notes_bff.persisted.store import APQ_PREFIX, sha256_hex
 from tests.conftest import Api
-from tests.redis_topologies import SENTINEL_MASTER, Deployment
+from tests.redis_topologies import PASSWORD, SENTINEL_MASTER, Deployment
 
 pytestmark = pytest.mark.redis_sentinel
 ME = "{ me { id } }"
@@ -22,7 +22,7 @@ FAILOVER_TIMEOUT_S = 60
 
 
 async def _role(port: int) -> str:
-    client = Redis(port=port, socket_timeout=5)
+    client = Redis(port=port, password=PASSWORD, socket_timeout=5)
     try:
         info = await client.info("replication")
     finally:
@@ -73,7 +73,7 @@ async def test_rate_limits_and_persisted_queries_survive_a_failover(
             assert "errors" not in await _register(api, after)
             statuses = [(await api.gql(ME)).status for _ in range(left)]
             assert statuses[-1] == 429
-            new_primary = Redis(port=replica.port, socket_timeout=5)
+            new_primary = Redis(port=replica.port, password=PASSWORD, socket_timeout=5)
             try:
                 assert await new_primary.get(APQ_PREFIX + sha256_hex(after)) == after.encode()
                 assert await new_primary.get(APQ_PREFIX + sha256_hex(before)) == before.encode()
