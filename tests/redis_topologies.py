@@ -186,3 +186,48 @@ def sentinel(data_dir: Path, sentinels: int = 3) -> Iterator[Deployment]:
         )
         deployment.wait_ready()
         yield deployment
+
+
+@dataclass
+class SlotMove:
+    """Moving one hash slot of a Cluster to another primary, step by step, as an operator
+    resharding does (``CLUSTER SETSLOT`` and ``MIGRATE``)."""
+
+    deployment: Deployment
+    slot: int
+    source: EmbeddedProcess = field(init=False)
+    target: EmbeddedProcess = field(init=False)
+    ids: dict[int, str] = field(init=False)
+
+    async def _run(self, server: EmbeddedProcess, *command: Any) -> Any:
+        client = AsyncRedis(port=server.port, password=PASSWORD, socket_timeout=10)
+        try:
+            return await client.execute_command(*command)
+        finally:
+            await client.aclose()
+
+    async def begin(self) -> None:
+        """Mark the slot migrating on its owner (the primary holding its keys: it must have
+        some) and importing on another primary."""
+        nodes = self.deployment.servers
+        self.ids = {n.port: (await self._run(n, "CLUSTER", "MYID")).decode() for n in nodes}
+        holding = [n for n in nodes if await self._run(n, "CLUSTER", "COUNTKEYSINSLOT", self.slot)]
+        [self.source] = holding
+        self.target = next(n for n in nodes if n is not self.source)
+        source, target = self.ids[self.source.port], self.ids[self.target.port]
+        await self._run(self.target, "CLUSTER", "SETSLOT", self.slot, "IMPORTING", source)
+        await self._run(self.source, "CLUSTER", "SETSLOT", self.slot, "MIGRATING", target)
+
+    async def move_keys(self) -> int:
+        """Move the slot's keys to the target; how many."""
+        keys = await self._run(self.source, "CLUSTER", "GETKEYSINSLOT", self.slot, 1000)
+        if keys:
+            await self._run(self.source, "MIGRATE", "127.0.0.1", self.target.port, "", 0, 5000,
+                            "AUTH", PASSWORD, "KEYS", *keys)  # fmt: skip
+        return len(keys)
+
+    async def finish(self) -> None:
+        """Give the slot to the target, on every primary."""
+        for node in (self.target, self.source, *self.deployment.servers):
+            await self._run(node, "CLUSTER", "SETSLOT", self.slot, "NODE",
+                            self.ids[self.target.port])  # fmt: skip
