@@ -42,7 +42,7 @@ def _services(settings: Settings) -> Iterator[Settings]:
         with embedded_servers(
             settings.data_dir,
             mongodb=settings.mongodb_uri is None,
-            redis=settings.redis_url is None,
+            redis=not settings.redis_configured,
             avoid_ports={settings.port},
         ) as started:
             urls: dict[str, object] = {}
@@ -168,7 +168,8 @@ def _run_gunicorn(settings: Settings, workers: int) -> None:
     from notes_bff.observability.gunicorn import options
 
     os.environ["NOTES_BFF_MONGODB_URI"] = settings.mongodb_uri or ""
-    os.environ["NOTES_BFF_REDIS_URL"] = settings.redis_url or ""
+    if settings.redis_url:  # else the Cluster's or Sentinels' addresses are in the environment
+        os.environ["NOTES_BFF_REDIS_URL"] = settings.redis_url
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -195,13 +196,13 @@ def _seed_command(args: argparse.Namespace) -> int:
 async def _with_database(settings: Settings, work: Callable[[Redis], Awaitable[int]]) -> int:
     """Run ``work`` with Beanie initialized and a Redis client, then close both."""
     from beanie import init_beanie
-    from redis.asyncio import Redis
 
+    from notes_bff import redis_client
     from notes_bff.db import mongo_client
     from notes_bff.models import DOCUMENT_MODELS
 
     client = mongo_client(settings)
-    redis = Redis.from_url(settings.redis_url or "", socket_connect_timeout=2, socket_timeout=2)
+    redis = redis_client.connect(settings, name=f"notes-bff-cli:{os.getpid()}")
     try:
         await init_beanie(database=client[settings.mongodb_db], document_models=DOCUMENT_MODELS)
         return await work(redis)

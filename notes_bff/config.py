@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     mongodb_uri: str | None = None
     mongodb_db: str = "notes"
     redis_url: str | None = None
+    # The alternatives to REDIS_URL (docs/operations.md, "Redis topologies"): seed nodes of a
+    # Redis Cluster, or the Sentinels watching a primary and the primary's name there.
+    redis_cluster_nodes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_sentinel_master: str | None = None
+    # The password of the Cluster's nodes or of the Sentinel-managed servers (a REDIS_URL
+    # carries its own).
+    redis_password: SecretStr | None = None
     data_dir: Path = Path(".notes-bff")
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "notes-bff"
@@ -184,6 +192,22 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
 
+    @field_validator("redis_cluster_nodes", "redis_sentinels", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [a.strip() for a in value.split(",") if a.strip()]
+        return value
+
+    @field_validator("redis_cluster_nodes", "redis_sentinels")
+    @classmethod
+    def _host_and_port(cls, value: list[str]) -> list[str]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is not host:port")
+        return value
+
     @field_validator("graphiql_assets_url")
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
@@ -220,13 +244,35 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _one_redis_topology(self) -> Settings:
+        chosen = [
+            name
+            for name, value in (
+                ("NOTES_BFF_REDIS_URL", self.redis_url),
+                ("NOTES_BFF_REDIS_CLUSTER_NODES", self.redis_cluster_nodes),
+                ("NOTES_BFF_REDIS_SENTINELS", self.redis_sentinels),
+            )
+            if value
+        ]
+        if len(chosen) > 1:
+            raise ValueError(f"set only one Redis topology, not {' and '.join(chosen)}")
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master):
+            raise ValueError(
+                "NOTES_BFF_REDIS_SENTINELS and NOTES_BFF_REDIS_SENTINEL_MASTER go together"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_real_services(self) -> Settings:
         if self.env is Environment.PRODUCTION:
             missing = [
                 name
                 for name, value in (
                     ("NOTES_BFF_MONGODB_URI", self.mongodb_uri),
-                    ("NOTES_BFF_REDIS_URL", self.redis_url),
+                    (
+                        "NOTES_BFF_REDIS_URL (or _REDIS_CLUSTER_NODES or _REDIS_SENTINELS)",
+                        self.redis_configured,
+                    ),
                     ("NOTES_BFF_JWT_SECRET", self.jwt_secret),
                 )
                 if not value
@@ -234,6 +280,11 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"production needs {', '.join(missing)}")
         return self
+
+    @property
+    def redis_configured(self) -> bool:
+        """Whether a Redis topology is configured (else the CLI starts an embedded server)."""
+        return bool(self.redis_url or self.redis_cluster_nodes or self.redis_sentinels)
 
     @property
     def is_production(self) -> bool:

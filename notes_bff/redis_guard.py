@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import structlog
+from redis.exceptions import ClusterDownError, RedisClusterException, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -14,7 +15,15 @@ from notes_bff.metrics import Metrics
 
 T = TypeVar("T")
 log = structlog.get_logger("notes_bff.redis")
-REDIS_OUTAGES = (RedisConnectionError, RedisTimeoutError)
+# A Cluster adds its own: no reachable node or slot owner (RedisClusterException), a failover
+# in progress (CLUSTERDOWN), a multi-key command during a slot migration (TRYAGAIN).
+REDIS_OUTAGES = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ClusterDownError,
+    TryAgainError,
+    RedisClusterException,
+)
 # After a failure, Redis is not asked again for this long (no 2 s timeout on every request).
 BACKOFF_S = 2.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 
@@ -15,7 +16,8 @@ from notes_bff.auth.revocation import Revocations
 from notes_bff.auth.sessions import SessionService
 from notes_bff.auth.tokens import TokenService
 from notes_bff.collab.service import Collaboration
-from notes_bff.db import init_beanie_until_ready, mongo_client, redis_client, redis_waiting_client
+from notes_bff import redis_client
+from notes_bff.db import init_beanie_until_ready, mongo_client
 from notes_bff.http.idempotency import TTL_S as IDEMPOTENCY_TTL_S
 from notes_bff.keys import (
     COLLAB,
@@ -41,6 +43,11 @@ from notes_bff.search import service as search_service
 from notes_bff.services.due_soon import DueSoonScheduler
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+def process_name() -> str:
+    """How this process's Redis connections are named in ``CLIENT LIST``."""
+    return f"notes-bff:{os.getpid()}"
 
 
 def components(mongo_listeners: Sequence[CommandListener] = ()) -> list[CleanupContext]:
@@ -87,7 +94,7 @@ def mongo(listeners: Sequence[CommandListener] = ()) -> CleanupContext:
 
 async def redis(app: web.Application) -> AsyncIterator[None]:
     """The Redis client for commands (connections are made lazily)."""
-    client = redis_client(app[SETTINGS], app[METRICS])
+    client = redis_client.connect(app[SETTINGS], name=process_name(), metrics=app[METRICS])
     app[REDIS] = client
     yield
     await client.aclose()
@@ -97,7 +104,10 @@ async def realtime(app: web.Application) -> AsyncIterator[None]:
     """Live events: the broker's one pub/sub connection waits for messages (no socket
     timeout, but PINGs), the event log and presence share the command client."""
     settings = app[SETTINGS]
-    broker_client = redis_waiting_client(settings, "broker", health_check_interval=15)
+    # The broker's one pub/sub connection waits for messages: no socket timeout, but PINGs.
+    broker_client = redis_client.connect(
+        settings, name=f"{process_name()}:broker", socket_timeout=None, health_check_interval=15
+    )
     hub = Realtime(app[REDIS], broker_client, app[METRICS], settings.subscriber_queue_size)
     app[REALTIME] = hub
     hub.broker.start()
@@ -203,7 +213,7 @@ async def collaboration(app: web.Application) -> AsyncIterator[None]:
     """Collaborative editing (its reader has its own connection, since its reads block);
     every open document is written back on shutdown."""
     settings = app[SETTINGS]
-    reader = redis_waiting_client(settings, "collab", socket_timeout=10)
+    reader = redis_client.connect(settings, name=f"{process_name()}:collab", socket_timeout=10)
     collab = Collaboration(app[REDIS], reader, app[REALTIME], settings)
     app[COLLAB] = collab
     collab.start()

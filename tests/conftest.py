@@ -1,4 +1,10 @@
-"""Test fixtures: one pair of real embedded servers (SecantusDB, valkey) for the session."""
+"""Test fixtures: one pair of real embedded servers (SecantusDB, valkey) for the session.
+
+A module marked ``redis_topologies`` runs three times: on the single valkey, on a 3-master
+Redis Cluster and on a Sentinel-managed primary/replica pair (tests/redis_topologies.py),
+each started once, when first needed. ``-m redis_cluster`` or ``-m redis_sentinel`` selects
+the runs of one topology.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from notes_bff.embedded import EmbeddedProcess, embedded_servers
 from notes_bff.keys import MONGO
 from notes_bff.models import DOCUMENT_MODELS
 from notes_bff.server import create_app
+from tests import redis_topologies
 from tests.js_packages import JS_DIR, installed_node
 
 JWT_SECRET = "test-secret-" + "x" * 40
@@ -65,6 +72,65 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Embe
         yield started
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in (
+        "redis_topologies: run the module on a single Redis, a Redis Cluster and Sentinel",
+        "redis_cluster: the run of a redis_topologies module on the Redis Cluster",
+        "redis_sentinel: the run of a redis_topologies module on Sentinel",
+    ):
+        config.addinivalue_line("markers", marker)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "redis_topology" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "redis_topologies"
+    ):
+        # The single server's run is the unparametrized one (param None): it shares the
+        # session's application with every other module. pytest groups the Cluster's runs of
+        # all such modules, then Sentinel's, each group with an application of its own.
+        runs = [
+            pytest.param(None, id="single"),
+            pytest.param("cluster", id="cluster", marks=pytest.mark.redis_cluster),
+            pytest.param("sentinel", id="sentinel", marks=pytest.mark.redis_sentinel),
+        ]
+        metafunc.parametrize("redis_topology", runs, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def redis_topology(request: pytest.FixtureRequest) -> str | None:
+    """The Redis topology of this run: None for the single server, else its name."""
+    return getattr(request, "param", None)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[redis_topologies.Deployment]:
+    with redis_topologies.cluster(tmp_path_factory.mktemp("cluster")) as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[redis_topologies.Deployment]:
+    with redis_topologies.sentinel(tmp_path_factory.mktemp("sentinel")) as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def redis_server(
+    request: pytest.FixtureRequest,
+    redis_topology: str | None,
+    servers: dict[str, EmbeddedProcess],
+) -> EmbeddedProcess | redis_topologies.Deployment:
+    """The Redis of this run; ``stop()`` and ``start()`` take all of it down and up."""
+    if redis_topology is None:
+        return servers["redis"]
+    deployment: redis_topologies.Deployment = request.getfixturevalue(f"redis_{redis_topology}")
+    return deployment
+
+
 def make_settings(
     servers: dict[str, EmbeddedProcess], data_dir: Path, **overrides: Any
 ) -> Settings:
@@ -88,9 +154,32 @@ def make_settings(
 
 @pytest.fixture(scope="session")
 def settings(
-    servers: dict[str, EmbeddedProcess], tmp_path_factory: pytest.TempPathFactory
+    servers: dict[str, EmbeddedProcess],
+    redis_server: EmbeddedProcess | redis_topologies.Deployment,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
-    return make_settings(servers, tmp_path_factory.mktemp("data"))
+    topology = (
+        redis_server.settings if isinstance(redis_server, redis_topologies.Deployment) else {}
+    )
+    return make_settings(servers, tmp_path_factory.mktemp("data"), **topology)
+
+
+def redis_env(settings: Settings) -> dict[str, str]:
+    """The ``NOTES_BFF_*`` variables that name the Redis of ``settings`` (for subprocesses)."""
+    return {
+        name: value
+        for name, value in (
+            ("NOTES_BFF_REDIS_URL", settings.redis_url or ""),
+            ("NOTES_BFF_REDIS_CLUSTER_NODES", ",".join(settings.redis_cluster_nodes)),
+            ("NOTES_BFF_REDIS_SENTINELS", ",".join(settings.redis_sentinels)),
+            ("NOTES_BFF_REDIS_SENTINEL_MASTER", settings.redis_sentinel_master or ""),
+            (
+                "NOTES_BFF_REDIS_PASSWORD",
+                settings.redis_password.get_secret_value() if settings.redis_password else "",
+            ),
+        )
+        if value
+    }
 
 
 @pytest.fixture(scope="session")

@@ -254,6 +254,28 @@ def test_version_refusals_in_production_and_unreachable_databases(tmp_path: Path
     assert listing.startswith("notes-bff: MongoDB did not answer")
 
 
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        (
+            {"NOTES_BFF_REDIS_URL": "redis://r:6379/0", "NOTES_BFF_REDIS_CLUSTER_NODES": "a:1"},
+            "set only one Redis topology, not NOTES_BFF_REDIS_URL and "
+            "NOTES_BFF_REDIS_CLUSTER_NODES",
+        ),
+        (
+            {"NOTES_BFF_REDIS_SENTINELS": "s1:26379,s2:26379"},
+            "NOTES_BFF_REDIS_SENTINELS and NOTES_BFF_REDIS_SENTINEL_MASTER go together",
+        ),
+        ({"NOTES_BFF_REDIS_CLUSTER_NODES": "a:1, b"}, "'b' is not host:port"),
+    ],
+)
+def test_redis_topology_settings_are_checked(
+    tmp_path: Path, env: dict[str, str], reason: str
+) -> None:
+    error = _one_line_error(tmp_path, "serve", **env)
+    assert error.startswith("notes-bff: configuration error: ") and reason in error
+
+
 def test_every_command_has_help() -> None:
     for args in ([], ["serve"], ["seed"], ["schema"], ["users"], ["users", "disable"]):
         result = subprocess.run(

@@ -1,4 +1,5 @@
-"""Persisted queries: Apollo's APQ protocol over POST and GET, trusted documents, caches."""
+"""Persisted queries: Apollo's APQ protocol over POST and GET, trusted documents, caches; on
+each Redis topology."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import BusyLoadingError
 
+from notes_bff import redis_client
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.persisted.store import APQ_PREFIX, sha256_hex
-from tests.conftest import Api, Reply
+from tests.conftest import Api, Reply, redis_env
+from tests.redis_topologies import Deployment
+
+pytestmark = pytest.mark.redis_topologies
 
 
 def _unique_query() -> str:
@@ -49,7 +54,7 @@ async def _get(api: Api, query: str | None, extensions: dict[str, Any]) -> Reply
 
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    client = Redis.from_url(settings.redis_url or "")
+    client = redis_client.connect(settings, name="tests")
     yield client
     await client.aclose()
 
@@ -162,7 +167,7 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "NOTES_BFF_MONGODB_URI": settings.mongodb_uri or "",
-        "NOTES_BFF_REDIS_URL": settings.redis_url or "",
+        **redis_env(settings),
         "NOTES_BFF_MONGODB_DB": settings.mongodb_db,
         "NOTES_BFF_DATA_DIR": str(settings.data_dir),
     }
@@ -242,11 +247,11 @@ async def test_trusted_documents(
 
 
 async def test_apq_survives_a_redis_restart(
-    api: Api, servers: dict[str, EmbeddedProcess], redis: Redis
+    api: Api, redis_server: EmbeddedProcess | Deployment, redis: Redis
 ) -> None:
     known = _unique_query()
     await _post(api, known, _ext(known))
-    servers["redis"].stop()
+    redis_server.stop()
     try:
         during = _unique_query()
         # Redis is down: registration and hits still work from this process's cache.
@@ -258,7 +263,7 @@ async def test_apq_survives_a_redis_restart(
         metrics = await (await api.client.get("/metrics")).text()
         assert 'notes_bff_redis_errors_total{component="persisted_queries"}' in metrics
     finally:
-        servers["redis"].start()
+        redis_server.start()
     after = _unique_query()
     for _ in range(50):  # the store waits out its back-off, then uses Redis again
         await _post(api, after, _ext(after))

@@ -1,17 +1,20 @@
 """Rate limits: budgets in Redis shared by all workers, headers, the rateLimit field,
-credential-stuffing limits inside one request, proxies, and Redis outages."""
+credential-stuffing limits inside one request, proxies, and Redis outages; on each Redis
+topology."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from redis.asyncio import Redis
+import pytest
 
-from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.realtime.event_log import CHANNEL
 from tests.conftest import Api
+from tests.redis_topologies import Deployment, channel_subscribers
+
+pytestmark = pytest.mark.redis_topologies
 
 ME = "{ me { id } }"
 
@@ -95,22 +98,18 @@ async def test_forwarded_for_only_from_trusted_proxies(api: Api, other_app: Any)
 
 
 async def test_per_process_limits_while_redis_is_down(
-    other_app: Any, servers: dict[str, EmbeddedProcess], settings: Settings
+    other_app: Any, redis_server: EmbeddedProcess | Deployment
 ) -> None:
     async with other_app(rate_limit_anonymous_points=3, rate_limit_period_seconds=60) as api:
-        servers["redis"].stop()
+        redis_server.stop()
         try:
             statuses = [(await api.gql(ME)).status for _ in range(5)]
         finally:
-            servers["redis"].start()
+            redis_server.start()
         assert statuses == [200, 200, 200, 429, 429]
     # The session application's broker reconnects with backoff: the next tests' subscriptions
     # need it listening again.
-    redis = Redis.from_url(settings.redis_url or "")
-    try:
-        for _ in range(100):
-            if dict(await redis.pubsub_numsub(CHANNEL)).get(CHANNEL.encode()):
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await redis.aclose()
+    for _ in range(100):
+        if await channel_subscribers(redis_server, CHANNEL):
+            break
+        await asyncio.sleep(0.1)

@@ -13,6 +13,8 @@ from tests.conftest import Api
 from tests.subscriptions_helpers import EVENTS, graphql_url, socket, team
 from tests.ws import Closed, GraphQLSocket
 
+pytestmark = pytest.mark.redis_topologies
+
 
 async def test_websocket_authentication(api: Api) -> None:
     owner, _ = await team(api)

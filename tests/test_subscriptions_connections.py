@@ -8,14 +8,17 @@ import time
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
+from notes_bff import redis_client
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.keys import REALTIME
 from tests.conftest import Api
+from tests.redis_topologies import Deployment
 from tests.subscriptions_helpers import EVENTS, graphql_url, team
 from tests.ws import TRANSPORT_WS, Closed, GraphQLSocket
+
+pytestmark = pytest.mark.redis_topologies
 
 
 async def test_websocket_compression_is_negotiated_only_when_configured(
@@ -57,7 +60,7 @@ async def test_the_connection_cap_counts_every_process_and_forgets_crashed_ones(
     api: Api, other_app: Any, settings: Settings
 ) -> None:
     owner = await api.sign_up("Busy")
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client.connect(settings, name="tests")
     key = f"notes-bff:connections:{owner['id']}"
     try:
         # A connection of a worker that died: no longer renewed, it has expired.
@@ -85,7 +88,7 @@ async def test_the_connection_cap_counts_every_process_and_forgets_crashed_ones(
 async def test_renewed_connection_slots_stay_taken(api: Api, settings: Settings) -> None:
     slots = api.client.server.app[REALTIME].connections
     user = (await api.sign_up("Renewed"))["id"]
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client.connect(settings, name="tests")
     key = f"notes-bff:connections:{user}"
     try:
         assert await slots.acquire(user, "tab-1", 1)
@@ -102,12 +105,12 @@ async def test_renewed_connection_slots_stay_taken(api: Api, settings: Settings)
 
 
 async def test_without_redis_the_connection_cap_counts_this_process(
-    other_app: Any, servers: dict[str, EmbeddedProcess]
+    other_app: Any, redis_server: EmbeddedProcess | Deployment
 ) -> None:
     async with other_app(max_connections_per_user=1) as api:
         owner = await api.sign_up("Offline")
         session, url = api.client.session, graphql_url(api)
-        servers["redis"].stop()
+        redis_server.stop()
         try:
             first = await GraphQLSocket.open(session, url, token=owner["token"])
             with pytest.raises(Closed) as refused:
@@ -115,7 +118,7 @@ async def test_without_redis_the_connection_cap_counts_this_process(
             assert refused.value.code == 4429
             await first.close()
         finally:
-            servers["redis"].start()
+            redis_server.start()
 
 
 async def test_shutdown_closes_websockets_with_going_away(other_app: Any) -> None:

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 from beanie import PydanticObjectId
-from redis.asyncio import Redis
 
-from notes_bff.config import Settings
+from notes_bff import redis_client
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.models import User
 from tests.conftest import Api
+from tests.redis_topologies import Deployment, client_names
 from tests.subscriptions_helpers import EVENTS, graphql_url, socket, team
 from tests.ws import LEGACY_WS, TRANSPORT_WS, Closed, GraphQLSocket
+
+pytestmark = pytest.mark.redis_topologies
 
 SHARED = (
     "subscription($w: ID!, $after: String) { workspaceEvents(workspaceId: $w, after: $after) "
@@ -106,13 +108,13 @@ async def test_an_unexpected_error_in_a_shared_rendering_is_masked_for_each_subs
 
 
 async def test_redis_outage_ends_subscriptions_and_they_work_again_after(
-    api: Api, servers: dict[str, EmbeddedProcess]
+    api: Api, redis_server: EmbeddedProcess | Deployment
 ) -> None:
     owner, ws = await team(api)
     async with socket(api, owner["token"]) as live:
         op = await live.subscribe(EVENTS, {"w": ws})
         await asyncio.sleep(0.3)
-        servers["redis"].stop()
+        redis_server.stop()
         try:
             interrupted = await live.next(op, timeout=15)
             # Events of the outage cannot be delivered: the client is told, not left waiting.
@@ -122,7 +124,7 @@ async def test_redis_outage_ends_subscriptions_and_they_work_again_after(
             refused = await live.next(await live.subscribe(EVENTS, {"w": ws}))
             assert [e["extensions"]["code"] for e in refused["errors"]] == ["SERVICE_UNAVAILABLE"]
         finally:
-            servers["redis"].start()
+            redis_server.start()
         for attempt in range(60):  # the broker reconnects with backoff
             op = await live.subscribe(EVENTS, {"w": ws})
             await asyncio.sleep(0.3)
@@ -138,13 +140,14 @@ async def test_redis_outage_ends_subscriptions_and_they_work_again_after(
             raise AssertionError("no event after the Redis restart")
 
 
-async def test_redis_connections_do_not_grow_with_subscribers(api: Api, settings: Settings) -> None:
+async def test_redis_connections_do_not_grow_with_subscribers(
+    api: Api, redis_server: EmbeddedProcess | Deployment
+) -> None:
     owner, ws = await team(api)
-    redis = Redis.from_url(settings.redis_url or "")
 
     async def mine() -> int:
-        clients = await redis.client_list()
-        return sum(1 for c in clients if c.get("name", "").startswith(f"notes-bff:{os.getpid()}"))
+        names = await client_names(redis_server)
+        return sum(1 for name in names if name.startswith(f"notes-bff:{os.getpid()}"))
 
     async def subscribe_many(count: int) -> list[tuple[GraphQLSocket, str]]:
         sockets = [
@@ -153,24 +156,24 @@ async def test_redis_connections_do_not_grow_with_subscribers(api: Api, settings
         ]
         return [(s, await s.subscribe(EVENTS, {"w": ws})) for s in sockets for _ in range(6)]
 
-    try:
-        first = await subscribe_many(30)
-        await asyncio.sleep(1.5)
-        with_30 = await mine()
-        second = await subscribe_many(30)
-        await asyncio.sleep(1.5)
-        with_60 = await mine()
-        await api.note(owner, ws, title="fan-out")
-        for s, op in first + second:
-            assert (await s.next(op))["data"]["workspaceEvents"]["note"]["title"] == "fan-out"
-        # Bounded by the command pool (16), the broker's one connection and the collaboration
-        # log reader's one, whatever the number of subscribers.
-        assert with_30 <= 18
-        assert with_60 <= 18
-        for s in {s for s, _ in first + second}:
-            await s.close()
-    finally:
-        await redis.aclose()
+    first = await subscribe_many(30)
+    await asyncio.sleep(1.5)
+    with_30 = await mine()
+    second = await subscribe_many(30)
+    await asyncio.sleep(1.5)
+    with_60 = await mine()
+    await api.note(owner, ws, title="fan-out")
+    for s, op in first + second:
+        assert (await s.next(op))["data"]["workspaceEvents"]["note"]["title"] == "fan-out"
+    # Bounded by the command pool (per node of a Cluster), the broker's one connection and the
+    # collaboration log reader's one, whatever the number of subscribers.
+    bound = redis_client.POOL_SIZE + 2
+    if isinstance(redis_server, Deployment) and redis_server.name == "cluster":
+        bound = len(redis_server.servers) * redis_client.CLUSTER_POOL_SIZE + 2
+    assert with_30 <= bound
+    assert with_60 <= bound
+    for s in {s for s, _ in first + second}:
+        await s.close()
 
 
 async def test_a_slow_subscriber_is_cut_off_and_the_others_keep_receiving(other_app: Any) -> None:

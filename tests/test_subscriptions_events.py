@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
+from notes_bff import redis_client
 from notes_bff.config import Settings
-from notes_bff.realtime.event_log import STREAM_PREFIX
+from notes_bff.realtime.event_log import stream_key
 from tests.conftest import Api
 from tests.subscriptions_helpers import EVENTS, graphql_url, socket, team
 from tests.ws import LEGACY_WS, TRANSPORT_WS
+
+pytestmark = pytest.mark.redis_topologies
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
@@ -82,10 +84,10 @@ async def test_resume_from_a_trimmed_history_is_refused(api: Api, settings: Sett
         old = (await live.next(op))["data"]["workspaceEvents"]["eventId"]
     for i in range(3):
         await api.note(owner, ws, title=f"new {i}")
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client.connect(settings, name="tests")
     try:
         # What retention does to old entries.
-        await redis.xtrim(STREAM_PREFIX + ws, maxlen=1, approximate=False)
+        await redis.xtrim(stream_key(ws), maxlen=1, approximate=False)
     finally:
         await redis.aclose()
     async with socket(api, owner["token"]) as live:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import Api
 from tests.subscriptions_helpers import socket, team
+
+pytestmark = pytest.mark.redis_topologies
 
 
 async def test_notifications_are_pushed_live(api: Api) -> None:

@@ -7,13 +7,15 @@ import asyncio
 import time
 
 import pytest
-from redis.asyncio import Redis
 
+from notes_bff import redis_client
 from notes_bff.config import Settings
 from notes_bff.keys import REALTIME
 from tests.conftest import Api
 from tests.subscriptions_helpers import graphql_url, team
 from tests.ws import GraphQLSocket
+
+pytestmark = pytest.mark.redis_topologies
 
 PRESENCE = "subscription($w: ID!) { presence(workspaceId: $w) { online { name } joined { name } left { name } } }"
 
@@ -55,7 +57,7 @@ async def test_a_crashed_workers_connections_drop_off(api: Api, settings: Settin
     owner, ws = await team(api)
     ghost = await api.sign_up("Ghost")
     await api.add(owner, ws, ghost, "VIEWER")
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client.connect(settings, name="tests")
     try:
         # A connection whose worker died: its heartbeat stopped renewing it 50 s ago.
         key = f"notes-bff:presence:{ws}"

@@ -8,8 +8,8 @@ as a token issued before it can live:
 - a **user epoch** when a user is disabled: every token of theirs issued before it is refused.
 
 Each process keeps what it learned (they only ever grow) and answers most checks from
-memory: a family is looked up in Redis at most once per ``cache_s`` (one ``MGET``), and
-every record is announced on the broker's channel, so other workers learn it at once and
+memory: a family is looked up in Redis at most once per ``cache_s`` (one pipeline of GETs),
+and every record is announced on the broker's channel, so other workers learn it at once and
 close the websockets of that session (4403). Notices missed while the channel was down are
 caught up from Redis when it is back. While Redis does not answer, a check reads MongoDB
 instead (the source of truth, same per-family bound); if MongoDB does not answer either,
@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from beanie import PydanticObjectId
 from cachetools import TTLCache
@@ -40,6 +41,7 @@ from notes_bff.models.clock import now
 from notes_bff.realtime.broker import Broker, SlowSubscriber
 from notes_bff.realtime.event_log import EventLog
 from notes_bff.realtime.events import Event
+from notes_bff.redis_client import get_many
 from notes_bff.redis_guard import RedisGuard
 
 PREFIX = "notes-bff:ended:"
@@ -149,11 +151,12 @@ class Revocations:
         }
 
     async def _read_redis(self, lookups: dict[str, Learn]) -> bool:
-        """Learn the records of ``lookups`` in one round trip; False if Redis did not answer."""
+        """Learn the records of ``lookups`` in one round trip (per Cluster node: the records
+        of different sessions live in different slots); False if Redis did not answer."""
         keys = list(lookups)
         if not keys:
             return True
-        found = await self.guard.call(lambda: self.redis.mget(keys))
+        found = await self.guard.call(lambda: get_many(self.redis, keys))
         if found is None:
             return False
         for key, value in zip(keys, found, strict=True):

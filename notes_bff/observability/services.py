@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 from pymongo import monitoring
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from notes_bff.metrics import Metrics
 from notes_bff.observability import tracing
@@ -117,3 +118,44 @@ class ObservedRedis(Redis):
         return ObservedPipeline(
             self.metrics, self.connection_pool, self.response_callbacks, transaction, shard_hint
         )
+
+
+class ObservedClusterPipeline(ClusterPipeline):
+    """A Cluster pipeline (or single-slot transaction) timed as one command."""
+
+    def __init__(self, metrics: Metrics, client: RedisCluster, transaction: bool | None) -> None:
+        super().__init__(client, transaction)
+        self.metrics = metrics
+
+    async def execute(
+        self, raise_on_error: bool = True, allow_redirections: bool = True
+    ) -> list[Any]:
+        """Send the queued commands (to each node that owns some); record the round trips."""
+        started = time.perf_counter()
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        finally:
+            _record_redis(self.metrics, "MULTI" if self._transaction else "PIPELINE", started)
+
+
+class ObservedRedisCluster(RedisCluster):
+    """A Redis Cluster client timed (and traced) like :class:`ObservedRedis`."""
+
+    def __init__(self, metrics: Metrics, **options: Any) -> None:
+        super().__init__(**options)
+        self.metrics = metrics
+        tracing.instrument_redis(self)
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Run one command on the node that owns its keys; record its round trip."""
+        started = time.perf_counter()
+        try:
+            return await super().execute_command(*args, **options)
+        finally:
+            _record_redis(self.metrics, _command_name(args), started)
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        """A timed pipeline."""
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)  # refused, as redis-py does
+        return ObservedClusterPipeline(self.metrics, self, transaction)  # type: ignore[abstract]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
     from opentelemetry.util.types import AttributeValue
     from pymongo.monitoring import CommandListener
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
 
     from notes_bff.config import Settings
 
@@ -148,7 +148,7 @@ def mongo_listeners() -> list[CommandListener]:
     return [CommandTracer(_state.tracer)]
 
 
-def instrument_redis(client: Redis) -> None:
+def instrument_redis(client: Redis | RedisCluster) -> None:
     """Trace the commands and pipelines of one Redis client."""
     if _state.provider is not None:
         from opentelemetry.instrumentation.redis import RedisInstrumentor

@@ -150,6 +150,7 @@ class Broker:
         while not self._stopping:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
+                await self.redis.ping()  # a Cluster client learns the slots' owners first
                 await pubsub.subscribe(CHANNEL)
                 if self.down:
                     self.down = False

@@ -22,12 +22,13 @@ RETAIN_SECONDS = 24 * 3600
 HARD_CAP = 10_000
 _EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
-# Append to the workspace's stream and publish with the new id, atomically: the order of the
-# live channel is the order of the log, so resume can deduplicate by id. Now and then (ARGV[3]),
-# trim what is older than 24 hours beyond the newest 1,000; never keep more than 10,000.
+# Append to the workspace's stream and publish with the new id on channel ARGV[6], atomically:
+# the order of the live channel is the order of the log, so resume can deduplicate by id. Now
+# and then (ARGV[3]), trim what is older than 24 hours beyond the newest 1,000; never keep more
+# than 10,000. The channel is not a key: a Cluster routes the script by the stream's slot alone.
 _APPEND_AND_PUBLISH = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[1])
-redis.call('PUBLISH', KEYS[2], id .. '|' .. ARGV[1])
+redis.call('PUBLISH', ARGV[6], id .. '|' .. ARGV[1])
 if ARGV[3] == '1' then
   local keep = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[4])
   if #keep == tonumber(ARGV[4]) then
@@ -50,6 +51,11 @@ class EventHistoryExpired(AppError):
     """``after`` points before the retained history: events in between are gone."""
 
     code = "EVENT_HISTORY_EXPIRED"
+
+
+def stream_key(workspace_id: str) -> str:
+    """The workspace's event log, hash-tagged ``{ws:<id>}`` like every per-workspace key."""
+    return f"{STREAM_PREFIX}{{ws:{workspace_id}}}"
 
 
 def _text(raw: bytes | str) -> str:
@@ -79,8 +85,8 @@ class EventLog:
         cutoff_ms = int((time.time() - RETAIN_SECONDS) * 1000)
         trim = "1" if _dice.random() < TRIM_PROBABILITY else "0"
         new_id = await self._script(
-            keys=[STREAM_PREFIX + event.workspace_id, CHANNEL],
-            args=[event.encode(), cutoff_ms, trim, RETAIN_EVENTS, HARD_CAP],
+            keys=[stream_key(event.workspace_id)],
+            args=[event.encode(), cutoff_ms, trim, RETAIN_EVENTS, HARD_CAP, CHANNEL],
         )
         return new_id.decode() if isinstance(new_id, bytes) else str(new_id)
 
@@ -93,7 +99,7 @@ class EventLog:
         """The retained events after ``after``; ``EVENT_HISTORY_EXPIRED`` if some are gone."""
         if not _EVENT_ID.match(after):
             raise BadInput("after", "after is not an eventId of this workspace.")
-        key = STREAM_PREFIX + workspace_id
+        key = stream_key(workspace_id)
         first = cast(
             "list[tuple[bytes, dict[bytes, bytes]]]",
             await self.redis.xrange(key, min="-", max="+", count=1),

@@ -14,6 +14,7 @@ from cachetools import TLRUCache
 from redis.asyncio import Redis
 
 from notes_bff.metrics import Metrics
+from notes_bff.redis_client import get_many
 from notes_bff.response_cache.reads import ReadSet
 from notes_bff.response_cache.versions import MAX_ENTRY_TTL_S, TagVersions
 
@@ -75,7 +76,7 @@ class ResponseCache:
                 return entry.data
         self.metrics.response_cache.labels("l1", "miss").inc()
         raw = await self.versions.guard.call(
-            lambda: self.redis.mget([f"{PREFIX}{key}:{s}" for s in scopes])
+            lambda: get_many(self.redis, [f"{PREFIX}{key}:{s}" for s in scopes])
         )
         for scope, value in zip(scopes, raw or [], strict=False):
             if value is None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from redis.asyncio import Redis
 
 from notes_bff.metrics import Metrics
+from notes_bff.redis_client import get_many
 from notes_bff.redis_guard import RedisGuard
 from notes_bff.response_cache.tags import GENERATION
 
@@ -42,7 +43,7 @@ class TagVersions:
         if self._lost_bumps and not await self._raise_generation():
             return None
         names = [GENERATION, *dict.fromkeys(t for t in tags if t != GENERATION)]
-        values = await self.guard.call(lambda: self.redis.mget([PREFIX + t for t in names]))
+        values = await self.guard.call(lambda: get_many(self.redis, [PREFIX + t for t in names]))
         if values is None:
             return None
         return {name: _text(value) for name, value in zip(names, values, strict=True)}

@@ -37,14 +37,16 @@ from beanie import PydanticObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from notes_bff import redis_client
+from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
 from notes_bff.models import Note, Workspace
 from notes_bff.realtime.event_log import (
     CHANNEL,
-    STREAM_PREFIX,
     EventHistoryExpired,
     EventLog,
     id_after,
+    stream_key,
 )
 from notes_bff.realtime.events import Event
 from notes_bff.redis_guard import REDIS_OUTAGES
@@ -116,7 +118,7 @@ async def latest_event_ids(redis: Redis, workspace_ids: Sequence[str]) -> dict[s
     for chunk in _chunks(workspace_ids, 1000):
         async with redis.pipeline(transaction=False) as pipe:
             for workspace in chunk:
-                pipe.xrevrange(STREAM_PREFIX + workspace, count=1)
+                pipe.xrevrange(stream_key(workspace), count=1)
             results = cast("list[list[tuple[bytes, Any]]]", await pipe.execute())
         for workspace, entries in zip(chunk, results, strict=True):
             if entries:
@@ -188,7 +190,7 @@ class Indexer:
         backend: TantivyBackend,
         store: Store,
         redis: Redis,
-        redis_url: str,
+        settings: Settings,
         *,
         batch_delay_s: float,
         reconcile_interval_s: float,
@@ -196,7 +198,7 @@ class Indexer:
         self.backend = backend
         self.store = store
         self.redis = redis
-        self.redis_url = redis_url
+        self.settings = settings
         self.batch_delay_s = batch_delay_s
         self.reconcile_interval_s = reconcile_interval_s
         self.lock = writer_lock(backend.path.parent)
@@ -222,11 +224,11 @@ class Indexer:
     async def _run(self) -> None:
         backoff = 0.5
         # The pub/sub connection waits for messages: no socket timeout, but PINGs.
-        listener = Redis.from_url(
-            self.redis_url,
-            socket_connect_timeout=2,
+        listener = redis_client.connect(
+            self.settings,
+            name=f"notes-bff-search:{os.getpid()}",
+            socket_timeout=None,
             health_check_interval=15,
-            client_name=f"notes-bff-search:{os.getpid()}",
         )
         try:
             while True:
@@ -248,6 +250,7 @@ class Indexer:
         """Subscribe, catch up, then apply live events until something fails."""
         pubsub = listener.pubsub(ignore_subscribe_messages=True)
         try:
+            await listener.ping()  # a Cluster client learns the slots' owners first
             await pubsub.subscribe(CHANNEL)
             if self.reindex_request.exists() or not self.backend.is_built:
                 await self.rebuild()

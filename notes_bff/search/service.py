@@ -233,7 +233,7 @@ async def running(
 ) -> AsyncIterator[SearchService | None]:
     """The process's search service while the server runs, its indexer competing for the
     host's writer lock; None when search is turned off."""
-    if not settings.search_enabled or settings.redis_url is None or settings.mongodb_uri is None:
+    if not settings.search_enabled or not settings.redis_configured or settings.mongodb_uri is None:
         yield None
         return
     backend = make_backend(settings)
@@ -242,7 +242,7 @@ async def running(
         backend,
         Store(client[settings.mongodb_db]),
         redis,
-        settings.redis_url,
+        settings,
         batch_delay_s=settings.search_batch_delay_seconds,
         reconcile_interval_s=settings.search_reconcile_interval_seconds,
     )

@@ -119,7 +119,7 @@ async def standalone_indexer(backend: TantivyBackend, settings: Settings) -> Asy
         backend,
         Store(client[settings.mongodb_db]),
         redis,
-        settings.redis_url or "",
+        settings,
         batch_delay_s=0,
         reconcile_interval_s=60,
     )

@@ -1,0 +1,146 @@
+"""The Redis client of the configured topology: one server, a Redis Cluster, or the primary
+that Sentinel names (docs/operations.md, "Redis topologies").
+
+Every caller gets a ``redis.asyncio.Redis``-typed client. For a Cluster it is a
+``RedisCluster``: redis-py gives both the same command methods (``get``, ``set``,
+``register_script``, ``pipeline``, ``pubsub``…), so the call sites are written once; what a
+Cluster refuses (a script or transaction whose keys span slots) is ruled out by the key
+layout and checked by ``tests/unit/test_redis_keys.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any, cast
+
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from notes_bff.config import Settings
+from notes_bff.metrics import Metrics
+from notes_bff.observability.services import ObservedRedis, ObservedRedisCluster
+
+# Connections one client may hold (per node of a Cluster): the count never grows with
+# requests or subscribers. A full pool makes a command wait up to POOL_TIMEOUT_S; a Cluster
+# node's pool cannot wait, so it gets more room.
+POOL_SIZE = 16
+CLUSTER_POOL_SIZE = 64
+POOL_TIMEOUT_S = 2.0
+CONNECT_TIMEOUT_S = 2.0
+
+
+class Topology(StrEnum):
+    """Which Redis deployment the settings name."""
+
+    SINGLE = "single"
+    CLUSTER = "cluster"
+    SENTINEL = "sentinel"
+
+
+def topology(settings: Settings) -> Topology:
+    """The configured topology (the settings allow at most one)."""
+    if settings.redis_cluster_nodes:
+        return Topology.CLUSTER
+    if settings.redis_sentinels:
+        return Topology.SENTINEL
+    if settings.redis_url:
+        return Topology.SINGLE
+    raise RuntimeError(
+        "no Redis is configured: set NOTES_BFF_REDIS_URL, NOTES_BFF_REDIS_CLUSTER_NODES or "
+        "NOTES_BFF_REDIS_SENTINELS (the CLI starts an embedded server when none is set)"
+    )
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's discovery of the primary, with a pool that waits for a free connection."""
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        """Close the connections; on closing the client (all of them), the Sentinels' too."""
+        await super().disconnect(inuse_connections)
+        if inuse_connections:
+            for sentinel in self.sentinel_manager.sentinels:
+                await sentinel.aclose()
+
+
+def connect(
+    settings: Settings,
+    *,
+    name: str,
+    socket_timeout: float | None = 2.0,
+    health_check_interval: int = 30,
+    metrics: Metrics | None = None,
+) -> Redis:
+    """A client of the configured topology, named ``name`` in ``CLIENT LIST``.
+
+    ``socket_timeout=None`` is for pub/sub listeners, which wait for messages (and PING every
+    ``health_check_interval`` seconds instead). With ``metrics``, commands are timed. A
+    command that meets a closed connection (a restart, a failover) is retried on a fresh one;
+    Sentinel's client then asks the Sentinels for the current primary, and a Cluster client
+    follows ``MOVED`` answers and refreshes its slot map.
+    """
+    options: dict[str, Any] = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "health_check_interval": health_check_interval,
+        "client_name": name,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        "retry_on_error": [RedisConnectionError],
+    }
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    match topology(settings):
+        case Topology.CLUSTER:
+            nodes = [ClusterNode(*_address(a)) for a in settings.redis_cluster_nodes]
+            options.update(startup_nodes=nodes, max_connections=CLUSTER_POOL_SIZE)
+            cluster = (
+                RedisCluster(password=password, **options)
+                if metrics is None
+                else ObservedRedisCluster(metrics, password=password, **options)
+            )
+            return cast("Redis", cluster)  # the same command methods (module docstring)
+        case Topology.SENTINEL:
+            sentinel = Sentinel(  # type: ignore[no-untyped-call]
+                [_address(a) for a in settings.redis_sentinels],
+                sentinel_kwargs={
+                    "socket_timeout": CONNECT_TIMEOUT_S,
+                    "socket_connect_timeout": CONNECT_TIMEOUT_S,
+                },
+            )
+            pool: BlockingConnectionPool = _BlockingSentinelPool(  # type: ignore[no-untyped-call]
+                settings.redis_sentinel_master,
+                sentinel,
+                max_connections=POOL_SIZE,
+                timeout=POOL_TIMEOUT_S,
+                password=password,
+                **options,
+            )
+        case Topology.SINGLE:
+            assert settings.redis_url is not None
+            pool = BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT_S, **options
+            )
+    client = (
+        Redis(connection_pool=pool)
+        if metrics is None
+        else ObservedRedis(metrics, connection_pool=pool)
+    )
+    client.auto_close_connection_pool = True  # the pool is this client's alone
+    return client
+
+
+async def get_many(redis: Redis, keys: Sequence[str]) -> list[bytes | None]:
+    """The values of ``keys`` in one round trip: a pipeline of GETs, not an ``MGET``, since a
+    Cluster refuses an ``MGET`` over several slots (its pipelines split by node instead)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.get(key)
+        return cast("list[bytes | None]", await pipe.execute())

@@ -1,0 +1,204 @@
+"""Every Lua script, MULTI/EXEC transaction and multi-key command of the server touches one
+hash slot, so that a Redis Cluster runs it (it refuses anything else with CROSSSLOT).
+
+A static check of the source: the keys each call site passes are rebuilt from its code, every
+variable standing for an id of its own (two ids are different ids), and their slots compared
+with redis-py's ``key_slot``. Scripts must reach keys only through ``KEYS``. notes_bff/collab
+is left out while it is reworked elsewhere (its keys: docs/operations.md, "Key layout").
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.crc import key_slot
+
+import notes_bff
+
+SOURCE = Path(notes_bff.__file__).parent
+LEFT_OUT = ("collab",)
+# Commands of Lua scripts whose first argument is not a key.
+KEYLESS = {"PUBLISH", "TIME"}
+# redis-py methods that always name several keys (a Cluster runs them within one slot).
+MULTI_KEY = {
+    "mget", "mset", "msetnx", "rename", "renamenx", "smove", "sinterstore", "sunionstore",
+    "sdiffstore", "zunionstore", "zinterstore", "zdiffstore", "zrangestore", "lmove", "blmove",
+    "rpoplpush", "brpoplpush", "copy", "pfmerge", "bitop", "sintercard", "zintercard",
+    "sinter", "sunion", "sdiff", "zunion", "zinter", "zdiff", "xread", "xreadgroup", "blpop",
+    "brpop", "blmpop", "lmpop", "bzpopmin", "bzpopmax", "bzmpop", "zmpop", "pfcount",
+}  # fmt: skip
+# ...and those that do with more than one key argument.
+VARIADIC = {"delete", "unlink", "exists", "touch"}
+_CALL = re.compile(r"redis\.call\(\s*'(\w+)'\s*(?:,\s*([^,)]+))?")
+
+
+@dataclass
+class Site:
+    """One place that sends keys which must share a slot."""
+
+    where: str
+    keys: list[ast.expr]
+    function: ast.AST | None
+    module: str
+
+
+def _modules() -> Iterator[tuple[str, ast.Module]]:
+    for path in sorted(SOURCE.rglob("*.py")):
+        relative = path.relative_to(SOURCE.parent)
+        if relative.parts[1] in LEFT_OUT:
+            continue
+        yield ".".join(relative.with_suffix("").parts), ast.parse(path.read_text())
+
+
+def _functions(tree: ast.Module) -> Iterator[tuple[ast.AST | None, ast.AST]]:
+    """Every node with the function that encloses it (None at module level)."""
+    stack: list[tuple[ast.AST | None, ast.AST]] = [(None, tree)]
+    while stack:
+        function, node = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            inner = child if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else function
+            yield inner, child
+            stack.append((inner, child))
+
+
+def _transaction(with_item: ast.withitem) -> str | None:
+    """The ``as`` name of ``redis.pipeline()`` when it is a MULTI/EXEC transaction."""
+    call = with_item.context_expr
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "pipeline"
+        and isinstance(with_item.optional_vars, ast.Name)
+    ):
+        return None
+    flag: ast.expr | None = call.args[0] if call.args else None
+    for keyword in call.keywords:
+        if keyword.arg == "transaction":
+            flag = keyword.value
+    if isinstance(flag, ast.Constant) and not flag.value:
+        return None
+    return with_item.optional_vars.id
+
+
+def _sites() -> Iterator[Site]:
+    for module, tree in _modules():
+        for function, node in _functions(tree):
+            where = f"{module}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Call):
+                for keyword in node.keywords:
+                    if keyword.arg == "keys":  # a script
+                        yield Site(where, [keyword.value], function, module)
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+                if name in MULTI_KEY or (name in VARIADIC and len(node.args) > 1):
+                    yield Site(where, list(node.args), function, module)
+            if isinstance(node, ast.AsyncWith | ast.With):
+                for item in node.items:
+                    pipe = _transaction(item)
+                    if pipe is None:
+                        continue
+                    keys = [
+                        call.args[0]
+                        for inner in node.body
+                        for call in ast.walk(inner)
+                        if isinstance(call, ast.Call)
+                        and isinstance(call.func, ast.Attribute)
+                        and isinstance(call.func.value, ast.Name)
+                        and call.func.value.id == pipe
+                        and call.func.attr != "execute"
+                        and call.args
+                    ]
+                    yield Site(where, keys, function, module)
+
+
+class _Concrete(ast.NodeTransformer):
+    """Local names become the values they were assigned in the function, or else (arguments,
+    attributes) a string of their own; module-level names keep their values."""
+
+    def __init__(self, function: ast.AST | None, module: dict[str, Any]) -> None:
+        self.assigned: dict[str, ast.expr] = {}
+        self.module = module
+        self.resolving: set[str] = set()
+        for node in ast.walk(function) if function is not None else ():
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name):
+                    self.assigned[target.id] = node.value
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.assigned and node.id not in self.resolving:
+            self.resolving.add(node.id)
+            try:
+                return self.generic_visit(copy.deepcopy(self.assigned[node.id]))  # type: ignore[return-value]
+            finally:
+                self.resolving.discard(node.id)
+        if node.id in self.module:
+            return node
+        return ast.Constant(node.id)
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        return ast.Constant(ast.unparse(node))
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.expr:
+        node.value = self.visit(node.value)
+        node.format_spec = None  # ``{x:g}`` of a stand-in string
+        return node
+
+
+def _keys(site: Site) -> list[str]:
+    namespace = vars(importlib.import_module(site.module))
+    concrete = _Concrete(site.function, namespace)
+    values: list[Any] = []
+    for expr in site.keys:
+        tree = ast.fix_missing_locations(ast.Expression(concrete.visit(copy.deepcopy(expr))))
+        value = eval(compile(tree, site.where, "eval"), namespace)  # noqa: S307 - our source
+        values.extend(value if isinstance(value, list | tuple | dict) else [value])
+    return [str(v) for v in values]
+
+
+def _scripts() -> Iterator[tuple[str, str]]:
+    for module, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and "redis.call(" in str(node.value):
+                yield f"{module}:{node.lineno}", str(node.value)
+
+
+def test_the_check_sees_every_kind_of_site() -> None:
+    """Scripts, a transaction, a multi-key read: if these disappear, the check went blind."""
+    wheres = {site.where.split(":")[0] for site in _sites()}
+    assert {
+        "notes_bff.ratelimit",
+        "notes_bff.realtime.event_log",
+        "notes_bff.realtime.connections",
+        "notes_bff.realtime.presence",
+    } <= wheres
+    assert len(list(_scripts())) >= 3
+
+
+@pytest.mark.parametrize("site", list(_sites()), ids=lambda site: site.where)
+def test_keys_of_one_call_share_a_slot(site: Site) -> None:
+    keys = _keys(site)
+    assert keys, f"{site.where}: no keys found"
+    slots = {key: key_slot(key.encode()) for key in keys}
+    assert len(set(slots.values())) == 1, f"{site.where}: keys in several slots {slots}"
+
+
+@pytest.mark.parametrize(("where", "lua"), list(_scripts()), ids=lambda v: str(v)[:40])
+def test_scripts_reach_keys_only_through_keys_array(where: str, lua: str) -> None:
+    for command, first in _CALL.findall(lua):
+        if command.upper() not in KEYLESS and first:
+            assert first.strip().startswith("KEYS["), f"{where}: {command} {first} is not in KEYS"
+
+
+def test_per_workspace_keys_carry_the_workspace_hash_tag() -> None:
+    from notes_bff.realtime.event_log import stream_key
+
+    assert key_slot(stream_key("65f0c0ffee").encode()) == key_slot(b"{ws:65f0c0ffee}")
+    assert key_slot(stream_key("a").encode()) != key_slot(stream_key("b").encode())
