@@ -184,9 +184,11 @@ async def load_mix(
     numbers: Iterator[int],
     concurrency: int,
     request: Callable[[int], Request],
+    retry: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None,
 ) -> LoadResult:
     """Send one request per number drawn from ``numbers``: ``request(number)`` gives its method
-    and payload (JSON body, or GET parameters). No answer may carry errors."""
+    and payload (JSON body, or GET parameters). No answer may carry errors, unless
+    ``retry(payload, answer)`` gives a payload to send again (once; APQ's unknown hash)."""
     latencies: list[float] = []
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -200,7 +202,10 @@ async def load_mix(
                 sent = session.post(f"{url}/graphql", json=payload, headers=headers)
             async with sent as resp:
                 body = await resp.json()
-                assert "errors" not in body, body
+            if "errors" in body and retry is not None and (again := retry(payload, body)):
+                async with session.post(f"{url}/graphql", json=again, headers=headers) as resp:
+                    body = await resp.json()
+            assert "errors" not in body, body
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
