@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,37 +86,47 @@ class Databases:
         return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
 
 
+def environment(mongodb_url: str, redis_url: str, data_dir: Path, db_name: str) -> dict[str, str]:
+    """The ``NOTES_BFF_*`` variables every server of the comparison runs with."""
+    return {
+        "NOTES_BFF_MONGODB_URI": mongodb_url,
+        "NOTES_BFF_MONGODB_DB": db_name,
+        "NOTES_BFF_REDIS_URL": redis_url,
+        "NOTES_BFF_DATA_DIR": str(data_dir),
+        "NOTES_BFF_JWT_SECRET": "bench-compare-" + "x" * 40,
+        "NOTES_BFF_ACCESS_TOKEN_TTL_SECONDS": str(24 * 3600),
+        # As shipped, but the budget must outlast the run.
+        "NOTES_BFF_RATE_LIMIT_POINTS": str(10**9),
+    }
+
+
+def seed(env: dict[str, str], *options: str) -> None:
+    """``notes-bff seed OPTIONS`` into the database of ``env``."""
+    argv = [sys.executable, "-m", "notes_bff", "seed", *options]
+    subprocess.run(argv, env=os.environ | env, check=True, capture_output=True)
+
+
 @contextlib.contextmanager
 def databases(notes: int) -> Iterator[Databases]:
     """Embedded SecantusDB and valkey in a temporary folder, seeded with demo data."""
-    with tempfile.TemporaryDirectory(prefix="notes-bff-compare-") as folder:
-        data_dir = Path(folder)
-        with embedded_servers(data_dir, mongodb=True, redis=True) as started:
-            env = {
-                "NOTES_BFF_MONGODB_URI": started["mongodb"].url,
-                "NOTES_BFF_MONGODB_DB": DB_NAME,
-                "NOTES_BFF_REDIS_URL": started["redis"].url,
-                "NOTES_BFF_DATA_DIR": str(data_dir),
-                "NOTES_BFF_JWT_SECRET": "bench-compare-" + "x" * 40,
-                "NOTES_BFF_ACCESS_TOKEN_TTL_SECONDS": str(24 * 3600),
-                # As shipped, but the budget must outlast the run.
-                "NOTES_BFF_RATE_LIMIT_POINTS": str(10**9),
-            }
-            seed = [sys.executable, "-m", "notes_bff", "seed", "--notes", str(notes)]
-            subprocess.run(seed, env=os.environ | env, check=True, capture_output=True)
-            assert started["mongodb"].proc is not None
-            with MongoClient(started["mongodb"].url) as mongo:
-                client = redis.Redis.from_url(started["redis"].url)
-                yield Databases(env, started["mongodb"].proc.pid, mongo, client)
-                client.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="notes-bff-compare-") as folder,
+        embedded_servers(Path(folder), mongodb=True, redis=True) as started,
+        MongoClient(started["mongodb"].url) as mongo,
+    ):
+        env = environment(started["mongodb"].url, started["redis"].url, Path(folder), DB_NAME)
+        seed(env, "--notes", str(notes))
+        assert started["mongodb"].proc is not None
+        client = redis.Redis.from_url(started["redis"].url)
+        yield Databases(env, started["mongodb"].proc.pid, mongo, client)
+        client.close()
 
 
 def serving(
-    name: str, workers: int, dbs: Databases
+    name: str, workers: int, env: dict[str, str]
 ) -> contextlib.AbstractContextManager[tuple[int, str]]:
-    """Server ``name`` with ``workers`` workers: (pid, url)."""
-    argv = [sys.executable, *SERVERS[name], "--workers", str(workers)]
-    return server_process(argv, dbs.env)
+    """Server ``name`` with ``workers`` workers on the databases of ``env``: (pid, url)."""
+    return server_process([sys.executable, *SERVERS[name], "--workers", str(workers)], env)
 
 
 async def target_of(url: str, token: str) -> Target:
@@ -125,6 +135,14 @@ async def target_of(url: str, token: str) -> Target:
     owned = [w for w in body["data"]["workspaces"] if w["viewerRole"] == "OWNER"]
     best = max(owned, key=lambda w: w["noteCount"])
     return Target(best["id"], [n["id"] for n in best["notes"]["nodes"]])
+
+
+async def start_all(urls: dict[str, str]) -> tuple[str, Target]:
+    """Once every server is ready: the demo user's token and the target (from notes-bff)."""
+    token = await login(urls["P"])
+    for url in urls.values():
+        await wait_ready(url)
+    return token, await target_of(urls["P"], token)
 
 
 async def _post(url: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -147,11 +165,13 @@ def modes_of(name: str) -> tuple[str, ...]:
     return ("text",) if name in WITHOUT_APQ else MODES
 
 
-async def check(urls: dict[str, str], token: str, target: Target) -> list[str]:
-    """Every difference between a contender's answer and notes-bff's (a read, and the mix's
-    write), for every workload and mode."""
+async def check(
+    urls: dict[str, str], token: str, target: Target, workloads: Iterable[Workload]
+) -> list[str]:
+    """Every difference between a contender's answer and notes-bff's (``urls["P"]``) for each
+    workload (a read, and the mix's write) and mode."""
     problems = []
-    for workload, mode in itertools.product(WORKLOADS.values(), MODES):
+    for workload, mode in itertools.product(workloads, MODES):
         for url in urls.values():
             await _register(url, token, workload)
         for number in (0, 9):
@@ -211,12 +231,9 @@ async def measure(
 
 async def _session(dbs: Databases, args: argparse.Namespace) -> list[Sample]:
     with contextlib.ExitStack() as stack:
-        urls = {name: stack.enter_context(serving(name, 1, dbs))[1] for name in args.servers}
-        token = await login(urls["P"])
-        target = await target_of(urls["P"], token)
-        for url in urls.values():
-            await wait_ready(url)
-        problems = await check(urls, token, target)
+        urls = {n: stack.enter_context(serving(n, 1, dbs.env))[1] for n in args.servers}
+        token, target = await start_all(urls)
+        problems = await check(urls, token, target, WORKLOADS.values())
     if problems:
         raise SystemExit("contenders differ from notes-bff:\n" + "\n".join(problems))
     print("every contender answers as notes-bff does", file=sys.stderr, flush=True)
@@ -225,7 +242,7 @@ async def _session(dbs: Databases, args: argparse.Namespace) -> list[Sample]:
         for workers in args.workers:
             shift = round_ % len(args.servers)
             for name in args.servers[shift:] + args.servers[:shift]:
-                with serving(name, workers, dbs) as (pid, url):
+                with serving(name, workers, dbs.env) as (pid, url):
                     await wait_ready(url)
                     samples += await measure(name, workers, pid, url, token, dbs, args, target)
     return samples
@@ -245,6 +262,8 @@ def main() -> None:
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
     args.servers = args.servers.split(",")
+    if "P" not in args.servers or not set(args.servers) <= set(SERVERS):
+        parser.error(f"--servers: some of {','.join(SERVERS)}, P (notes-bff) among them")
     command = " ".join(["python -m bench.compare", *sys.argv[1:]])
     with databases(args.notes) as dbs:
         samples = asyncio.run(_session(dbs, args))
