@@ -112,14 +112,17 @@ def databases(notes: int) -> Iterator[Databases]:
     with (
         tempfile.TemporaryDirectory(prefix="notes-bff-compare-") as folder,
         embedded_servers(Path(folder), mongodb=True, redis=True) as started,
-        MongoClient(started["mongodb"].url) as mongo,
     ):
         env = environment(started["mongodb"].url, started["redis"].url, Path(folder), DB_NAME)
         seed(env, "--notes", str(notes))
         assert started["mongodb"].proc is not None
+        mongo: MongoClient[dict[str, Any]] = MongoClient(started["mongodb"].url)
         client = redis.Redis.from_url(started["redis"].url)
-        yield Databases(env, started["mongodb"].proc.pid, mongo, client)
-        client.close()
+        try:
+            yield Databases(env, started["mongodb"].proc.pid, mongo, client)
+        finally:
+            client.close()
+            mongo.close()
 
 
 def serving(

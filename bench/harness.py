@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,7 +139,7 @@ async def login(url: str) -> str:
 
 def bench_main(
     doc: str | None,
-    measure: Callable[[int, str, int, int], Awaitable[None]],
+    measure: Callable[[int, str, int, int], Coroutine[Any, Any, None]],
     default_requests: int,
 ) -> None:
     """The command line of a benchmark: start the demo server, ``measure``, stop it."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any, NewType
+from typing import Any
 
 import strawberry
 from aiohttp import web
@@ -37,9 +37,23 @@ from bench.contenders.common import (
     viewer_of,
 )
 
-Priority = strawberry.enum(Enum("Priority", {p: p for p in reversed(PRIORITIES)}))
-Role = strawberry.enum(Enum("Role", {r: r for r in ("OWNER", "EDITOR", "VIEWER")}))
-DateTime = strawberry.scalar(NewType("DateTime", datetime), serialize=iso, parse_value=None)
+
+@strawberry.enum
+class Priority(Enum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+
+@strawberry.enum
+class Role(Enum):
+    OWNER = "OWNER"
+    EDITOR = "EDITOR"
+    VIEWER = "VIEWER"
+
+
+DATETIME = strawberry.scalar(datetime, name="DateTime", serialize=iso, parse_value=None)
 
 
 def _db(info: Info) -> AsyncDatabase[Doc]:
@@ -63,7 +77,7 @@ class User:
 
 @strawberry.type
 class Member:
-    role: Role  # type: ignore[valid-type]
+    role: Role
     user_id: strawberry.Private[ObjectId]
 
     @strawberry.field
@@ -98,10 +112,10 @@ class Note:
     id: strawberry.ID
     title: str
     tags: list[str]
-    priority: Priority  # type: ignore[valid-type]
-    due_date: DateTime | None  # type: ignore[valid-type]
+    priority: Priority
+    due_date: datetime | None
     is_pinned: bool
-    updated_at: DateTime  # type: ignore[valid-type]
+    updated_at: datetime
     doc: strawberry.Private[Doc]
 
     @classmethod
@@ -140,7 +154,7 @@ class NoteConnection:
 
 @strawberry.type
 class PriorityCount:
-    priority: Priority  # type: ignore[valid-type]
+    priority: Priority
     count: int
 
 
@@ -166,7 +180,11 @@ async def _count(info: Info, flt: Doc) -> int:
 
 async def _groups(info: Info, flt: Doc, key: str) -> list[Doc]:
     unwind = [{"$unwind": f"${key}"}] if key == "tags" else []
-    pipeline = [{"$match": flt}, *unwind, {"$group": {"_id": f"${key}", "n": {"$sum": 1}}}]
+    pipeline: list[Doc] = [
+        {"$match": flt},
+        *unwind,
+        {"$group": {"_id": f"${key}", "n": {"$sum": 1}}},
+    ]
     return await (await _db(info).notes.aggregate(pipeline)).to_list()
 
 
@@ -284,10 +302,12 @@ class Mutation:
         after = await db.notes.find_one_and_update(
             {"_id": ObjectId(id)}, {"$set": changes, "$inc": {"version": 1}}, return_document=True
         )
+        if after is None:
+            raise PermissionError("No such note.")
         return Note.of(after)
 
 
-class View(GraphQLView):  # type: ignore[type-arg]
+class View(GraphQLView[dict[str, Any], None]):
     """Strawberry's aiohttp view; the context holds the database and the viewer."""
 
     async def get_context(self, request: web.Request, response: Any) -> dict[str, Any]:
@@ -296,7 +316,9 @@ class View(GraphQLView):  # type: ignore[type-arg]
 
 def make_app() -> web.Application:
     """The aiohttp application."""
-    schema = strawberry.Schema(query=Query, mutation=Mutation)
+    schema = strawberry.Schema(
+        query=Query, mutation=Mutation, scalar_overrides={datetime: DATETIME}
+    )
     return application(View(schema=schema))
 
 
