@@ -267,7 +267,7 @@ def main() -> None:
     args.servers = args.servers.split(",")
     if "P" not in args.servers or not set(args.servers) <= set(SERVERS):
         parser.error(f"--servers: some of {','.join(SERVERS)}, P (notes-bff) among them")
-    command = " ".join(["python -m bench.compare", *sys.argv[1:]])
+    command = " ".join([".venv/bin/python -m bench.compare", *sys.argv[1:]])
     with databases(args.notes) as dbs:
         samples = asyncio.run(_session(dbs, args))
     write_report(samples, command, args.output, args.chart)

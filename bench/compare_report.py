@@ -14,6 +14,34 @@ HEADER = (
     "| SecantusDB CPU ms/req | MongoDB commands/req | Redis commands/req |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|"
 )
+MODES = {"text": "full text", "apq": "APQ hash"}
+SERVERS = "PNAL"
+METHOD = """\
+One embedded SecantusDB and valkey, seeded once (`notes-bff seed`: 8 users, 4 workspaces);
+every server runs against them with the same `NOTES_BFF_*` settings and the same access
+token, started by the harness one after another (1 and 2 workers: gunicorn with aiohttp's
+uvloop workers for 2, as `notes-bff serve --workers 2`), the order rotated every round. The
+load generator (8 concurrent clients) shares the 2 cores with the server and the databases,
+so req/s and latency are bounded by SecantusDB and noisy; CPU per request is the figure to
+carry to a deployment.
+
+- **P**: `notes-bff serve` as shipped (rate limits in Redis, rendering processes, metrics).
+- **N**: `bench/contenders/naive.py`, Strawberry code-first types and its stock aiohttp view;
+  every resolver queries MongoDB for its own field; no persisted queries (APQ rows: n/a).
+- **A**: `bench/contenders/ariadne_batched.py`, Ariadne from `schema.graphql`, users and
+  workspaces through aiodataloader; APQ kept cheap: a registered hash maps to its parsed
+  document, not validated again (notes-bff also skips parsing and validation on a hit).
+- **L**: `bench/contenders/limit.py`, one hand-written function per operation, found by the
+  document's text or hash (no GraphQL), the fewest queries (concurrent where independent,
+  projected to the fields returned), orjson.
+
+All answer with the same JSON (checked before measuring); excerpts come from notes-bff's own
+renderer, cached by content. Writes (`updateNote` title) in N, A and L check the role and
+update the note; notes-bff also publishes the event, indexes the note for search and
+notifies. Columns: server CPU of the server's process tree, SecantusDB's CPU (/proc), and
+commands counted by the databases themselves (`top` on the benchmark's database, `INFO
+commandstats`), per request.
+"""
 RATIO_HEADER = (
     "| workload | request | workers | server CPU P÷N | P÷A | P÷L | req/s P÷N | P÷A | P÷L "
     "| MongoDB commands P÷L |\n|---|---|---|---|---|---|---|---|---|---|"
@@ -77,26 +105,30 @@ def markdown(samples: list[Sample], command: str) -> str:
     """The report: how it was made, every median, then P's ratios to the others."""
     table = medians(samples)
     rounds = len(samples) // max(len(table), 1)
+    order = list(dict.fromkeys(s.workload for s in samples))
+
+    def rank(key: tuple[str, str, int, str]) -> tuple[int, int, int, int]:
+        return key[2], order.index(key[0]), list(MODES).index(key[1]), SERVERS.index(key[3])
+
     rows = [
-        f"| {w} | {m} | {k} | {s} | {x.rps:.1f} | {x.p50_ms:.0f} | {x.p95_ms:.0f} | {x.cpu_ms:.1f} "
-        f"| {x.db_cpu_ms:.1f} | {x.mongo_commands:.1f} | {x.redis_commands:.1f} |"
-        for (w, m, k, s), x in sorted(
-            table.items(), key=lambda i: (i[0][2], i[0][0], i[0][1], "PNAL".index(i[0][3]))
-        )
+        f"| {w} | {MODES[m]} | {k} | {s} | {x.rps:.1f} | {x.p50_ms:.0f} | {x.p95_ms:.0f} "
+        f"| {x.cpu_ms:.1f} | {x.db_cpu_ms:.1f} | {x.mongo_commands:.1f} | {x.redis_commands:.1f} |"
+        for (w, m, k, s), x in sorted(table.items(), key=lambda i: rank(i[0]))
     ]
     ratios = []
-    for key in sorted({k[:3] for k in table}, key=lambda k: (k[2], k[0], k[1])):
+    for key in sorted({k[:3] for k in table}, key=lambda k: rank((*k, "P"))):
         cells = [_ratio(table, key, o, "cpu_ms") for o in "NAL"]
         cells += [_ratio(table, key, o, "rps") for o in "NAL"]
         cells.append(_ratio(table, key, "L", "mongo_commands"))
-        ratios.append(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells) + " |")
+        ratios.append(f"| {key[0]} | {MODES[key[1]]} | {key[2]} | " + " | ".join(cells) + " |")
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
             "## Side by side: notes-bff (P), naive Strawberry (N), Ariadne + dataloaders (A), "
             "hand-written limit (L)",
             "",
-            f"Run of {when}, `PYTHONPATH=$PWD .venv/bin/{command}` ({rounds} rounds; medians).",
+            METHOD,
+            f"Run of {when}: `{command}` ({rounds} rounds; medians).",
             "",
             HEADER,
             *rows,
@@ -110,6 +142,13 @@ def markdown(samples: list[Sample], command: str) -> str:
     )
 
 
+def _short(workload: str) -> str:
+    """A chart label: ``page 20``, ``dashboard``, ``90/10 mix``."""
+    for long, short in (("workspace page, ", "page "), (" notes", ""), (" home", "")):
+        workload = workload.replace(long, short)
+    return workload.replace("90 % read / 10 % write", "90/10 mix")
+
+
 def chart(samples: list[Sample], path: Path) -> None:
     """Server CPU ms per request and req/s per workload and server, one row per worker count."""
     import matplotlib
@@ -119,8 +158,9 @@ def chart(samples: list[Sample], path: Path) -> None:
 
     table = medians(samples)
     workers = sorted({k[2] for k in table})
-    cases = sorted({(k[0], k[1]) for k in table})
-    servers = [s for s in "PNAL" if any(k[3] == s for k in table)]
+    order = list(dict.fromkeys(s.workload for s in samples))
+    cases = sorted({(k[0], k[1]) for k in table}, key=lambda c: (order.index(c[0]), c[1] == "apq"))
+    servers = [s for s in SERVERS if any(k[3] == s for k in table)]
     figure, axes = plt.subplots(len(workers), 2, figsize=(14, 4.5 * len(workers)), squeeze=False)
     width = 0.8 / len(servers)
     for row, count in enumerate(workers):
@@ -138,7 +178,7 @@ def chart(samples: list[Sample], path: Path) -> None:
                 ax.bar([x + i * width for x in range(len(cases))], values, width, label=server)
             ax.set_title(f"{title}, {count} worker{'s' if count > 1 else ''}")
             ax.set_xticks([x + 0.4 - width / 2 for x in range(len(cases))])
-            ax.set_xticklabels([f"{w}\n{m}" for w, m in cases], fontsize=7)
+            ax.set_xticklabels([f"{_short(w)}\n{MODES[m]}" for w, m in cases], fontsize=8)
             ax.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
