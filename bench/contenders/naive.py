@@ -225,36 +225,28 @@ class DashboardStats:
         return [TagCount(tag=r["_id"], count=r["n"]) for r in rows[:first]]
 
 
+def _section(name: str) -> Any:
+    """A dashboard section: its own query when it is asked for."""
+
+    async def resolve(root: Dashboard, info: Info, first: int = 10) -> list[Note]:
+        extra, order = sections(root.moment, root.viewer)[name]
+        found = _db(info).notes.find({**root.live, **extra}).sort(order).limit(first)
+        return [Note.of(d) for d in await found.to_list()]
+
+    return strawberry.field(resolver=resolve)
+
+
 @strawberry.type
 class Dashboard:
     live: strawberry.Private[Doc]
     viewer: strawberry.Private[ObjectId]
     moment: strawberry.Private[datetime]
 
-    async def _section(self, info: Info, name: str, first: int) -> list[Note]:
-        extra, order = sections(self.moment, self.viewer)[name]
-        found = _db(info).notes.find({**self.live, **extra}).sort(order).limit(first)
-        return [Note.of(d) for d in await found.to_list()]
-
-    @strawberry.field
-    async def pinned(self, info: Info, first: int = 10) -> list[Note]:
-        return await self._section(info, "pinned", first)
-
-    @strawberry.field
-    async def due_soon(self, info: Info, first: int = 10) -> list[Note]:
-        return await self._section(info, "dueSoon", first)
-
-    @strawberry.field
-    async def overdue(self, info: Info, first: int = 10) -> list[Note]:
-        return await self._section(info, "overdue", first)
-
-    @strawberry.field
-    async def recent(self, info: Info, first: int = 10) -> list[Note]:
-        return await self._section(info, "recent", first)
-
-    @strawberry.field
-    async def assigned_to_me(self, info: Info, first: int = 10) -> list[Note]:
-        return await self._section(info, "assignedToMe", first)
+    pinned: list[Note] = _section("pinned")
+    due_soon: list[Note] = _section("dueSoon")
+    overdue: list[Note] = _section("overdue")
+    recent: list[Note] = _section("recent")
+    assigned_to_me: list[Note] = _section("assignedToMe")
 
     @strawberry.field
     def stats(self) -> DashboardStats:
