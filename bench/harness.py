@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,15 +34,46 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def children_by_parent() -> dict[int, list[int]]:
+    """Every live process's children (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``."""
+    children = children_by_parent()
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and of every live process below it (workers, render processes)."""
+    total = 0.0
+    for member in {pid, *descendants(pid)}:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += cpu_seconds(member)
+    return total
+
+
 def child_pids(pid: int, marker: bytes) -> list[int]:
     """The children of ``pid`` whose command line contains ``marker``."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(stat[1]) == pid and marker in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
+    for child in children_by_parent().get(pid, []):
+        with contextlib.suppress(OSError):
+            if marker in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
     return found
 
 
@@ -55,40 +86,60 @@ def child_pid(pid: int, marker: bytes) -> int:
 
 
 @contextlib.contextmanager
-def demo_server(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, str]]:
-    """``notes-bff serve --demo`` on embedded servers in a temporary folder: (pid, url)."""
+def server_process(argv: list[str], env: dict[str, str]) -> Iterator[tuple[int, str]]:
+    """``argv`` on a free port (``NOTES_BFF_PORT``), with ``env`` instead of the caller's
+    ``NOTES_BFF_*`` variables: (pid, url); stopped with SIGTERM on exit."""
     port = free_port()
-    extra = env or {}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTES_BFF_")} | extra
-    env |= {"NOTES_BFF_DATA_DIR": tempfile.mkdtemp(prefix="notes-bff-bench-")}
-    env |= {"NOTES_BFF_PORT": str(port)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTES_BFF_")} | env
     server = subprocess.Popen(
-        [sys.executable, "-m", "notes_bff", "serve", "--demo", *args],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        argv, env=env | {"NOTES_BFF_PORT": str(port)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         yield server.pid, f"http://127.0.0.1:{port}"
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(60)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
-async def login(url: str) -> str:
-    """Wait for readiness, then the demo user's access token."""
+def demo_server(
+    *args: str, env: dict[str, str] | None = None
+) -> contextlib.AbstractContextManager[tuple[int, str]]:
+    """``notes-bff serve --demo`` on embedded servers in a temporary folder: (pid, url)."""
+    data_dir = tempfile.mkdtemp(prefix="notes-bff-bench-")
+    argv = [sys.executable, "-m", "notes_bff", "serve", "--demo", *args]
+    return server_process(argv, (env or {}) | {"NOTES_BFF_DATA_DIR": data_dir})
+
+
+async def wait_ready(url: str) -> None:
+    """Return once ``url/readyz`` answers 200 (at most two minutes)."""
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.get(f"{url}/readyz") as resp:
                     if resp.status == 200:
-                        break
+                        return
             await asyncio.sleep(0.2)
-        async with session.post(f"{url}/graphql", json={"query": LOGIN}) as resp:
-            return str((await resp.json())["data"]["logIn"]["accessToken"])
+    raise RuntimeError(f"{url} did not get ready")
+
+
+async def login(url: str) -> str:
+    """Wait for readiness, then the demo user's access token."""
+    await wait_ready(url)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/graphql", json={"query": LOGIN}) as resp,
+    ):
+        return str((await resp.json())["data"]["logIn"]["accessToken"])
 
 
 def bench_main(
     doc: str | None,
-    measure: Callable[[int, str, int, int], Awaitable[None]],
+    measure: Callable[[int, str, int, int], Coroutine[Any, Any, None]],
     default_requests: int,
 ) -> None:
     """The command line of a benchmark: start the demo server, ``measure``, stop it."""
@@ -115,24 +166,46 @@ class LoadResult:
         return f"{requests / self.elapsed:.0f} | {q[49] * 1000:.1f} | {q[94] * 1000:.1f}"
 
 
+Request = tuple[str, dict[str, Any]]
+
+
 async def load(
     url: str, token: str, requests: int, concurrency: int, *, method: str, **payload: Any
 ) -> LoadResult:
     """Send ``requests`` GraphQL requests (``payload`` as JSON body, or GET parameters)."""
+    return await load_mix(
+        url, token, iter(range(requests)), concurrency, lambda _: (method, payload)
+    )
+
+
+async def load_mix(
+    url: str,
+    token: str,
+    numbers: Iterator[int],
+    concurrency: int,
+    request: Callable[[int], Request],
+    retry: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None,
+) -> LoadResult:
+    """Send one request per number drawn from ``numbers``: ``request(number)`` gives its method
+    and payload (JSON body, or GET parameters). No answer may carry errors, unless
+    ``retry(payload, answer)`` gives a payload to send again (once; APQ's unknown hash)."""
     latencies: list[float] = []
     headers = {"Authorization": f"Bearer {token}"}
-    remaining = iter(range(requests))
 
     async def worker(session: aiohttp.ClientSession) -> None:
-        for _ in remaining:
+        for number in numbers:
+            method, payload = request(number)
             started = time.perf_counter()
             if method == "GET":
-                request = session.get(f"{url}/graphql", params=payload, headers=headers)
+                sent = session.get(f"{url}/graphql", params=payload, headers=headers)
             else:
-                request = session.post(f"{url}/graphql", json=payload, headers=headers)
-            async with request as resp:
+                sent = session.post(f"{url}/graphql", json=payload, headers=headers)
+            async with sent as resp:
                 body = await resp.json()
-                assert "errors" not in body, body
+            if "errors" in body and retry is not None and (again := retry(payload, body)):
+                async with session.post(f"{url}/graphql", json=again, headers=headers) as resp:
+                    body = await resp.json()
+            assert "errors" not in body, body
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import statistics
 import tempfile
@@ -158,7 +159,7 @@ async def engine(notes: list[NoteFields], folder: Path, runs: int, semantic: boo
                 parse("q", text), viewer_id=None, workspace_ids=tuple(scope), filters=Filters()
             )
             total = (await backend.search(request)).total
-            samples = await timed(runs, lambda request=request: backend.search(request))
+            samples = await timed(runs, functools.partial(backend.search, request))
             print(f"engine  {label:14} {text!r:18} {total:6} hits  {percentiles(samples)}")
     await backend.close()
 
@@ -196,9 +197,8 @@ async def regex(notes: list[NoteFields], folder: Path, runs: int) -> None:
             for text in ("meeting", "roadmap review", "secur"):
                 query = NoteQuery(search=search_pattern("s", text))
                 flt = notes_filter(scope, query)
-                samples = await timed(
-                    runs, lambda flt=flt: page_of_notes(flt, NoteSort.CREATED_AT_DESC, 20, None)
-                )
+                page = functools.partial(page_of_notes, flt, NoteSort.CREATED_AT_DESC, 20, None)
+                samples = await timed(runs, page)
                 print(f"regex   {label:14} {text!r:18} first page  {percentiles(samples)}")
         await client.close()
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.harness import children_by_parent
 from notes_bff.embedded import EmbeddedProcess, free_port
 from tests.conftest import JWT_SECRET
 
@@ -91,30 +92,6 @@ def serving(
         server.stop()
 
 
-def _children_by_parent() -> dict[int, list[int]]:
-    """Every live process's children (read from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
 def children(pid: int) -> list[int]:
     """The processes ``pid`` started (gunicorn's workers, for a serve process)."""
-    return _children_by_parent().get(pid, [])
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid``."""
-    children = _children_by_parent()
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
+    return children_by_parent().get(pid, [])

@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bench.harness import descendants
 from notes_bff.embedded import free_port
-from tests.serve import descendants
 
 STARTUP_S = 120
 
