@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from notes_bff.config import Settings
+from notes_bff.config import Settings, SmtpSecurity
 from notes_bff.embedded import EmbeddedServerError, embedded_servers
 from notes_bff.logs import configure_logging
 
@@ -37,12 +37,14 @@ def _settings(**overrides: object) -> Settings:
 
 @contextlib.contextmanager
 def _services(settings: Settings) -> Iterator[Settings]:
-    """Settings with real service URLs: the configured ones, else embedded servers'."""
+    """Settings with real service URLs: the configured ones, else embedded servers' (SMTP
+    only in development)."""
     try:
         with embedded_servers(
             settings.data_dir,
             mongodb=settings.mongodb_uri is None,
             redis=settings.redis_url is None,
+            mail=settings.smtp_host is None and not settings.is_production,
             avoid_ports={settings.port},
         ) as started:
             urls: dict[str, object] = {}
@@ -52,6 +54,12 @@ def _services(settings: Settings) -> Iterator[Settings]:
             if "redis" in started:
                 urls["redis_url"] = started["redis"].url
                 print(f"embedded valkey: {started['redis'].url}", file=sys.stderr)
+            if "smtp" in started:
+                mail = started["smtp"]
+                urls.update(
+                    smtp_host="127.0.0.1", smtp_port=mail.port, smtp_security=SmtpSecurity.NONE
+                )
+                print(f"embedded SMTP: {mail.url}, emails in {mail.data_dir}", file=sys.stderr)
             yield settings.model_copy(update=urls)
     except EmbeddedServerError as exc:
         raise SystemExit(f"notes-bff: {exc}") from None

@@ -25,7 +25,9 @@ from notes_bff.schema.collab import CollabMutation, CollabQuery
 from notes_bff.schema.dashboard import DashboardQuery
 from notes_bff.schema.notes import NotesMutation, NotesQuery
 from notes_bff.schema.notifications import NotificationsMutation, NotificationsQuery
+from notes_bff.schema.preferences import PreferencesMutation, PreferencesQuery
 from notes_bff.schema.rate_limit import RateLimitQuery
+from notes_bff.schema.recovery import RecoveryMutation
 from notes_bff.schema.scalars import DATETIME_SCALAR
 from notes_bff.schema.search import SearchQuery, SuggestionMutation
 from notes_bff.schema.subscriptions import Subscription
@@ -43,6 +45,7 @@ class Query(
     NotificationsQuery,
     SearchQuery,
     CollabQuery,
+    PreferencesQuery,
 ):
     """Reads."""
 
@@ -55,6 +58,8 @@ class Mutation(
     NotificationsMutation,
     CollabMutation,
     SuggestionMutation,
+    PreferencesMutation,
+    RecoveryMutation,
 ):
     """Writes."""
 
