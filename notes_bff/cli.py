@@ -55,11 +55,11 @@ def _services(settings: Settings, *, mail: bool = False) -> Iterator[Settings]:
                 urls["redis_url"] = started["redis"].url
                 print(f"embedded valkey: {started['redis'].url}", file=sys.stderr)
             if "smtp" in started:
-                mail = started["smtp"]
+                smtp = started["smtp"]
                 urls.update(
-                    smtp_host="127.0.0.1", smtp_port=mail.port, smtp_security=SmtpSecurity.NONE
+                    smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security=SmtpSecurity.NONE
                 )
-                print(f"embedded SMTP: {mail.url}, emails in {mail.data_dir}", file=sys.stderr)
+                print(f"embedded SMTP: {smtp.url}, emails in {smtp.data_dir}", file=sys.stderr)
             yield settings.model_copy(update=urls)
     except EmbeddedServerError as exc:
         raise SystemExit(f"notes-bff: {exc}") from None
