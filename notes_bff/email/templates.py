@@ -73,8 +73,7 @@ def _page(
     if links.unsubscribe:
         text_lines.append(f"Unsubscribe: {links.unsubscribe}")
         html_parts.append(
-            f'<p><small><a href="{html.escape(links.unsubscribe)}">Unsubscribe</a>'
-            "</small></p>"
+            f'<p><small><a href="{html.escape(links.unsubscribe)}">Unsubscribe</a></small></p>'
         )
     return "\n\n".join(text_lines) + "\n", "<html><body>" + "".join(html_parts) + "</body></html>"
 

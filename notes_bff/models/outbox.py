@@ -56,9 +56,7 @@ class OutboxEmail(Document):
     class Settings:
         name = "email_outbox"
         indexes = [
-            IndexModel(
-                [("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"
-            ),
+            IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
             IndexModel(
                 [("coalesce_key", ASCENDING)],
                 name="coalesce_unique",
