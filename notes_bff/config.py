@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -222,6 +223,13 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else None
+
+    @field_validator("email_from")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError("NOTES_BFF_EMAIL_FROM must be an address, like Notes <n@example.com>")
+        return value
 
     @field_validator("public_base_url", "app_base_url")
     @classmethod

@@ -39,8 +39,6 @@ async def store_notifications(
         return []
     workspace_id = note.workspace_id if note else (workspace.id if workspace else None)
     preferences = await preferences_of(list(dict.fromkeys(user_ids)))
-    emailed = [uid for uid, prefs in preferences.items() if prefs.emails(kind, workspace_id)]
-    await email_notification(realtime, settings, kind, emailed, message)
     docs = [
         Notification(
             user_id=user_id,
@@ -53,12 +51,13 @@ async def store_notifications(
         for user_id, prefs in preferences.items()
         if prefs.shows(kind, workspace_id)
     ]
-    if not docs:
-        return []
-    result = await Notification.insert_many(docs)
-    for doc, new_id in zip(docs, result.inserted_ids, strict=True):
-        doc.id = new_id
-        await realtime.notified(str(doc.user_id), str(new_id))
+    if docs:
+        result = await Notification.insert_many(docs)
+        for doc, new_id in zip(docs, result.inserted_ids, strict=True):
+            doc.id = new_id
+            await realtime.notified(str(doc.user_id), str(new_id))
+    emailed = [uid for uid, prefs in preferences.items() if prefs.emails(kind, workspace_id)]
+    await email_notification(realtime, settings, kind, emailed, message)
     return docs
 
 
