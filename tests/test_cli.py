@@ -215,6 +215,14 @@ async def test_serve_keeps_development_emails_where_it_says(server_factory: Any)
         await asyncio.sleep(0.05)
     (eml,) = stored
     assert b"Reset your Notes password" in eml.read_bytes()
+    async with aiohttp.ClientSession() as session:  # the development page listing them
+        async with session.get(f"{server.url}/dev/mail") as listing:
+            page = await listing.text()
+        assert "m@example.com" in page and "Reset your Notes password" in page
+        async with session.get(f"{server.url}/dev/mail/{eml.name}") as source:
+            assert (source.status, await source.read()) == (200, eml.read_bytes())
+        async with session.get(f"{server.url}/dev/mail/..%2Fjwt-secret") as outside:
+            assert outside.status == 404
     assert server.stop()[0] == 0
 
 

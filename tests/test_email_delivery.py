@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from beanie import PydanticObjectId
 
-from notes_bff.config import Settings
+from notes_bff.config import Environment, Settings
 from notes_bff.embedded import free_port
 from notes_bff.models import EmailStatus, OutboxEmail
+from notes_bff.server import create_app
 from tests.conftest import Api
 from tests.mail import FAST_SENDER, Mailbox, text_of
 
@@ -132,3 +133,12 @@ def test_the_development_smtp_server_has_help(module: str) -> None:
         [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True
     )
     assert ".eml" in shown.stdout
+
+
+def test_the_development_mail_page_exists_only_in_development(settings: Settings) -> None:
+    def routes(env: str) -> set[str]:
+        app = create_app(settings.model_copy(update={"env": Environment(env)}))
+        return {resource.canonical for resource in app.router.resources()}
+
+    assert "/dev/mail" in routes("development")
+    assert "/dev/mail" not in routes("production")

@@ -9,6 +9,8 @@ from pymongo import ASCENDING, IndexModel
 
 from notes_bff.models.clock import now
 
+SENT_KEPT_S = 30 * 24 * 3600
+
 
 class EmailStatus(StrEnum):
     """Where a message is in its delivery."""
@@ -57,6 +59,8 @@ class OutboxEmail(Document):
         name = "email_outbox"
         indexes = [
             IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
+            # Sent messages are deleted after a month (dead ones stay for operators).
+            IndexModel([("sent_at", ASCENDING)], name="sent_ttl", expireAfterSeconds=SENT_KEPT_S),
             IndexModel(
                 [("coalesce_key", ASCENDING)],
                 name="coalesce_unique",
