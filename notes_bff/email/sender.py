@@ -141,7 +141,9 @@ class EmailSender:
                 start_tls=settings.smtp_security is SmtpSecurity.STARTTLS,
                 timeout=settings.smtp_timeout_seconds,
             )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (aiosmtplib.SMTPException, OSError, TimeoutError, KeyError, ValueError) as exc:
+            # SMTP refused or did not answer, or (KeyError, ValueError) the message cannot be
+            # rendered: it is retried, then dead, never stuck.
             await self._failed(message, exc)
             return
         await self._finish(message, {"status": EmailStatus.SENT, "sent_at": now(), "secret": None})

@@ -9,6 +9,8 @@ notifications sends nothing.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from redis.asyncio import Redis
 
 from notes_bff.config import Settings
@@ -45,14 +47,17 @@ class DigestScheduler(LeasedJob):
                 {"_id": prefs.id, **due}, {"$set": {"digest_day": today, "digest_since": moment}}
             )
             if claimed.modified_count == 1:
-                queued += await self._queue(prefs, today)
+                queued += await self._queue(prefs, today, moment)
         return queued
 
-    async def _queue(self, prefs: NotificationPreferences, today: str) -> int:
-        """Queue one user's digest (1), unless they had no notifications or are gone (0)."""
-        since = {"$gte": prefs.digest_since} if prefs.digest_since else {"$exists": True}
+    async def _queue(self, prefs: NotificationPreferences, today: str, until: datetime) -> int:
+        """Queue one user's digest of the notifications from their previous digest until
+        ``until`` (where the next one starts): 1, or 0 when there were none or they are gone."""
+        since = prefs.digest_since or until - timedelta(days=1)
         notifications = (
-            await Notification.find({"user_id": prefs.user_id, "created_at": since})
+            await Notification.find(
+                {"user_id": prefs.user_id, "created_at": {"$gte": since, "$lt": until}}
+            )
             .sort("-created_at")
             .limit(MAX_ITEMS)
             .to_list()
