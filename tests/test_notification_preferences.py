@@ -3,7 +3,9 @@ email (a real SMTP server), the one-click unsubscribe link, and the daily digest
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,9 +13,10 @@ from aiohttp.test_utils import TestClient
 from beanie import PydanticObjectId
 
 from notes_bff.config import Settings
-from notes_bff.keys import METRICS, REDIS
+from notes_bff.keys import METRICS, REALTIME, REDIS
 from notes_bff.models import OutboxEmail
 from notes_bff.services.digest import DigestScheduler
+from notes_bff.services.due_soon import DueSoonScheduler
 from tests.conftest import Api, another_app
 from tests.mail import Mailbox, html_of, text_of
 from tests.ws import TRANSPORT_WS, GraphQLSocket
@@ -192,3 +195,29 @@ async def test_the_daily_digest_replaces_emails_with_one_a_day(
     assert "For the digest" in text_of(digest)
     assert "/email/unsubscribe?token=" in digest["List-Unsubscribe"]
     assert await scheduler.scan() == 0  # one a day
+
+
+async def test_the_due_soon_scheduler_respects_preferences(
+    mail_api: Api, settings: Settings
+) -> None:
+    owner, quiet, muting = [await mail_api.sign_up() for _ in range(3)]
+    ws = await mail_api.workspace(owner)
+    for member in (quiet, muting):
+        await mail_api.add(owner, ws, member, "EDITOR")
+    await _set(mail_api, quiet, kinds=[{"kind": "DUE_SOON", "inApp": False}])
+    await _set(mail_api, muting, mutedWorkspaceIds=[ws])
+    due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    await mail_api.note(
+        owner, ws, title="Soon", dueDate=due, assigneeIds=[quiet["id"], muting["id"]]
+    )
+
+    app = mail_api.client.server.app
+    await DueSoonScheduler(app[REDIS], app[REALTIME], settings).scan()
+    for _ in range(100):  # the scan (this one, or a server's own) has stored and queued
+        if "DUE_SOON" in await _emailed_kinds(quiet):
+            break
+        await asyncio.sleep(0.05)
+    assert "DUE_SOON" in await _emailed_kinds(quiet)
+    assert "DUE_SOON" not in await _kinds_in_app(mail_api, quiet)
+    assert "DUE_SOON" not in await _kinds_in_app(mail_api, muting)
+    assert "DUE_SOON" not in await _emailed_kinds(muting)
