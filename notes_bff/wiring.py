@@ -140,7 +140,8 @@ async def document_store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def rate_limits(app: web.Application) -> AsyncIterator[None]:
-    """Every budget: operations, sign-in attempts, member lookups, idempotency bytes."""
+    """Every budget: operations, sign-in attempts, member lookups, password-reset requests,
+    idempotency bytes."""
     settings = app[SETTINGS]
     client = app[REDIS]
     guard = RedisGuard("rate_limits", app[METRICS])
