@@ -17,7 +17,7 @@ from notes_bff.keys import METRICS, REALTIME, REDIS
 from notes_bff.models import OutboxEmail
 from notes_bff.services.digest import DigestScheduler
 from notes_bff.services.due_soon import DueSoonScheduler
-from tests.conftest import Api, CommandCounter, another_app
+from tests.conftest import Api, another_app
 from tests.mail import Mailbox, html_of, text_of
 from tests.ws import TRANSPORT_WS, GraphQLSocket
 
@@ -221,17 +221,3 @@ async def test_the_due_soon_scheduler_respects_preferences(
     assert "DUE_SOON" not in await _kinds_in_app(mail_api, quiet)
     assert "DUE_SOON" not in await _kinds_in_app(mail_api, muting)
     assert "DUE_SOON" not in await _emailed_kinds(muting)
-
-
-async def test_preferences_of_all_recipients_are_read_at_once(
-    api: Api, command_counter: CommandCounter
-) -> None:
-    owner = await api.sign_up()
-    members = [await api.sign_up() for _ in range(5)]
-    ws = await api.workspace(owner)
-    for member in members:
-        await api.add(owner, ws, member, "EDITOR")
-    command_counter.reset()
-    await api.note(owner, ws, title="Team", assigneeIds=[m["id"] for m in members])
-    reads = [t for t in command_counter.targets if t == "find:notification_preferences"]
-    assert len(reads) == 1  # ASSIGNED to five people: one read of their preferences
