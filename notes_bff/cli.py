@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from notes_bff.config import Settings
+from notes_bff.config import Settings, SmtpSecurity
 from notes_bff.embedded import EmbeddedServerError, embedded_servers
 from notes_bff.logs import configure_logging
 
@@ -36,13 +36,15 @@ def _settings(**overrides: object) -> Settings:
 
 
 @contextlib.contextmanager
-def _services(settings: Settings) -> Iterator[Settings]:
-    """Settings with real service URLs: the configured ones, else embedded servers'."""
+def _services(settings: Settings, *, mail: bool = False) -> Iterator[Settings]:
+    """Settings with real service URLs: the configured ones, else embedded servers' (with
+    ``mail``, an SMTP server too, in development)."""
     try:
         with embedded_servers(
             settings.data_dir,
             mongodb=settings.mongodb_uri is None,
             redis=not settings.redis_configured,
+            mail=mail and settings.smtp_host is None and not settings.is_production,
             avoid_ports={settings.port},
         ) as started:
             urls: dict[str, object] = {}
@@ -52,6 +54,12 @@ def _services(settings: Settings) -> Iterator[Settings]:
             if "redis" in started:
                 urls["redis_url"] = started["redis"].url
                 print(f"embedded valkey: {started['redis'].url}", file=sys.stderr)
+            if "smtp" in started:
+                smtp = started["smtp"]
+                urls.update(
+                    smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security=SmtpSecurity.NONE
+                )
+                print(f"embedded SMTP: {smtp.url}, emails in {smtp.data_dir}", file=sys.stderr)
             yield settings.model_copy(update=urls)
     except EmbeddedServerError as exc:
         raise SystemExit(f"notes-bff: {exc}") from None
@@ -135,7 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
         _refuse_in_production(settings, "--demo", "its login (demo@example.com) is public")
     configure_logging(settings)
     settings.jwt_key()  # create the development key once, before any worker forks
-    with _worker_metrics(args.workers), _services(settings) as live:
+    with _worker_metrics(args.workers), _services(settings, mail=True) as live:
         if args.demo:
             _run(_seed(live, 8, 4, 200, only_if_empty=True))
         print(f"GraphQL on http://{live.host}:{live.port}/graphql", file=sys.stderr)
@@ -170,6 +178,10 @@ def _run_gunicorn(settings: Settings, workers: int) -> None:
     os.environ["NOTES_BFF_MONGODB_URI"] = settings.mongodb_uri or ""
     if settings.redis_url:  # else the Cluster's or Sentinels' addresses are in the environment
         os.environ["NOTES_BFF_REDIS_URL"] = settings.redis_url
+    if settings.smtp_host is not None:
+        os.environ["NOTES_BFF_SMTP_HOST"] = settings.smtp_host
+        os.environ["NOTES_BFF_SMTP_PORT"] = str(settings.smtp_port)
+        os.environ["NOTES_BFF_SMTP_SECURITY"] = settings.smtp_security.value
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -286,6 +298,30 @@ def _search_command(args: argparse.Namespace) -> int:
         return _run(_with_database(live, partial(_reindex, live)))
 
 
+async def _list_dead_emails(limit: int, redis: Redis) -> int:
+    from notes_bff.models import EmailStatus, OutboxEmail
+
+    dead = (
+        await OutboxEmail.find({"status": EmailStatus.DEAD})
+        .sort("-created_at")
+        .limit(limit)
+        .to_list()
+    )
+    for message in dead:
+        print(
+            f"{message.id}  {message.created_at:%Y-%m-%d %H:%M:%S}  {message.template.value}  "
+            f"{message.to}  attempts={message.attempts}  {message.last_error or ''}"
+        )
+    print(f"{len(dead)} dead emails", file=sys.stderr)
+    return 0
+
+
+def _email_command(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with _services(settings) as live:
+        return _run(_with_database(live, partial(_list_dead_emails, args.limit)))
+
+
 def _schema_command(args: argparse.Namespace) -> int:
     from notes_bff.schema import build_schema
 
@@ -371,6 +407,19 @@ def parser() -> argparse.ArgumentParser:
         "command waits until it has; searches keep answering from the old index meanwhile.",
     )
     search.set_defaults(run=_search_command)
+    mail = commands.add_parser("email", help="inspect the email outbox")
+    mail_actions = mail.add_subparsers(dest="action", required=True, metavar="ACTION")
+    list_dead = mail_actions.add_parser(
+        "list-dead",
+        help="list the emails that were given up on",
+        description="List the newest dead emails of the outbox: those SMTP refused or did not "
+        "answer NOTES_BFF_EMAIL_MAX_ATTEMPTS times (id, creation time, template, recipient, "
+        'attempts, last error). The metric notes_bff_emails_total{outcome="dead"} counts them.',
+    )
+    list_dead.add_argument(
+        "--limit", type=int, default=100, help="list at most this many (default 100)"
+    )
+    mail.set_defaults(run=_email_command)
     return root
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -40,6 +41,14 @@ class RateLimitFallback(StrEnum):
     LOCAL = "local"
     OPEN = "open"
     CLOSED = "closed"
+
+
+class SmtpSecurity(StrEnum):
+    """``NOTES_BFF_SMTP_SECURITY``: how the SMTP connection is protected."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
 
 
 class Settings(BaseSettings):
@@ -184,6 +193,38 @@ class Settings(BaseSettings):
     collab_log_min_age_seconds: float = Field(default=60.0, ge=0)
     collab_snapshot_interval_seconds: float = Field(default=600.0, gt=0)
     collab_snapshots_kept: int = Field(default=50, ge=1)
+    # Email (notes_bff/email, docs/operations.md#email). Without SMTP_HOST, `serve` starts an
+    # embedded development SMTP server in development and nothing is sent in production
+    # (messages wait in the outbox). Links in emails: the server's own (unsubscribe) start
+    # with PUBLIC_BASE_URL, the Settings app's pages (reset password, confirm an email)
+    # with APP_BASE_URL.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    email_from: str = "Notes <notes@localhost>"
+    public_base_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^?#]+$")
+    app_base_url: str = Field(default="http://127.0.0.1:3000", pattern=r"^https?://[^?#]+$")
+    # At most one notification email per recipient and kind within this window (the ones
+    # after the first are added to it while it waits).
+    email_coalesce_seconds: int = Field(default=600, ge=1)
+    # Sending: attempts before a message is dead-lettered, the first retry delay (doubling
+    # each attempt, capped at an hour), and how often the outbox is polled.
+    email_max_attempts: int = Field(default=8, ge=1)
+    email_retry_base_seconds: float = Field(default=30.0, gt=0)
+    email_poll_seconds: float = Field(default=2.0, gt=0)
+    # Daily digests: the scheduler's round, and the UTC hour from which a day's digest goes.
+    digest_interval_seconds: float = Field(default=300.0, gt=0)
+    digest_hour_utc: int = Field(default=8, ge=0, le=23)
+    # Links in account emails: lifetime of a password-reset and an email-change link, and
+    # password-reset requests per address and per client IP in a period.
+    password_reset_ttl_seconds: int = Field(default=3600, ge=60)
+    email_change_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    password_reset_requests: int = Field(default=3, ge=1)
+    password_reset_requests_per_ip: int = Field(default=20, ge=1)
+    password_reset_period_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -212,6 +253,18 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else None
+
+    @field_validator("email_from")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError("NOTES_BFF_EMAIL_FROM must be an address, like Notes <n@example.com>")
+        return value
+
+    @field_validator("public_base_url", "app_base_url")
+    @classmethod
+    def _no_trailing_slash_base(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -1,8 +1,9 @@
-"""Embedded development servers: SecantusDB (MongoDB wire protocol) and valkey (Redis).
+"""Embedded development servers: SecantusDB (MongoDB wire protocol), valkey (Redis) and an
+SMTP server writing messages to files (aiosmtpd, notes_bff/email/dev_smtp.py).
 
-Started as child processes when no ``NOTES_BFF_MONGODB_URI`` / ``NOTES_BFF_REDIS_URL`` is
-set. Each child asks the kernel to kill it when its parent dies (``PR_SET_PDEATHSIG``),
-so even a ``kill -9`` of the server leaves no orphan behind.
+Started as child processes when no ``NOTES_BFF_MONGODB_URI`` / ``NOTES_BFF_REDIS_URL`` /
+``NOTES_BFF_SMTP_HOST`` is set. Each child asks the kernel to kill it when its parent dies
+(``PR_SET_PDEATHSIG``), so even a ``kill -9`` of the server leaves no orphan behind.
 """
 
 from __future__ import annotations
@@ -145,12 +146,22 @@ def valkey(
     return EmbeddedProcess("valkey", f"redis://127.0.0.1:{port}/0", port, redis_dir, argv)
 
 
+def smtp(data_dir: Path, *, avoid_ports: Collection[int] = ()) -> EmbeddedProcess:
+    """An SMTP server storing each message as an ``.eml`` file in ``data_dir/mail``."""
+    port = free_port(avoid_ports)
+    mail_dir = (data_dir / "mail").resolve()
+    argv = [sys.executable, "-m", "notes_bff.email.dev_smtp", "--port", str(port),
+            "--dir", str(mail_dir)]  # fmt: skip
+    return EmbeddedProcess("SMTP", f"smtp://127.0.0.1:{port}", port, mail_dir, argv)
+
+
 @contextlib.contextmanager
 def embedded_servers(
     data_dir: Path,
     *,
     mongodb: bool,
     redis: bool,
+    mail: bool = False,
     test_commands: bool = False,
     avoid_ports: Collection[int] = (),
 ) -> Iterator[dict[str, EmbeddedProcess]]:
@@ -166,6 +177,9 @@ def embedded_servers(
         if redis:
             started["redis"] = valkey(data_dir, avoid_ports=avoid_ports)
             started["redis"].start()
+        if mail:
+            started["smtp"] = smtp(data_dir, avoid_ports=avoid_ports)
+            started["smtp"].start()
         yield started
     finally:
         for server in reversed(started.values()):

@@ -182,6 +182,12 @@ class Metrics:
             "Redis calls that failed (the caller fell back to local state), by component",
             ("component",),
         )
+        self.emails = self._counter(
+            "notes_bff_emails",
+            "Email send attempts by outcome: sent, retry (failed, tried again later), dead "
+            "(failed the last allowed attempt; `notes-bff email list-dead` lists them)",
+            ("outcome",),
+        )
         self.background_success = self._gauge(
             "notes_bff_background_task_last_success_timestamp_seconds",
             "When a background task last completed a round (Unix time)",

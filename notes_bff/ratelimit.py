@@ -252,6 +252,9 @@ class RateLimits:
     # addMember lookups of addresses without an account, per user and per client IP.
     member_lookup: RateLimiter
     member_lookup_ip: RateLimiter
+    # requestPasswordReset, per address asked for and per client IP.
+    password_reset: RateLimiter
+    password_reset_ip: RateLimiter
 
 
 def client_ip(request: web.Request, trusted_proxies: list[str]) -> str:

@@ -12,7 +12,7 @@ from pymongo.monitoring import CommandListener
 from notes_bff.auth.passwords import Passwords
 from notes_bff.config import Settings
 from notes_bff.execution.limits import Limits
-from notes_bff.http import graphiql, middlewares
+from notes_bff.http import dev_mail, graphiql, middlewares, unsubscribe
 from notes_bff.http.collab_socket import PATH as COLLAB_PATH
 from notes_bff.http.collab_socket import CollabSocket
 from notes_bff.http.etags import etags
@@ -119,6 +119,11 @@ def create_app(
     app.router.add_get(COLLAB_PATH, CollabSocket(view.sockets).handle)
     if settings.graphiql_enabled:
         app.router.add_get(graphiql.STATIC_PATH + "{path:.+}", graphiql.static_file)
+    app.router.add_get(unsubscribe.PATH, unsubscribe.confirm_page)
+    app.router.add_post(unsubscribe.PATH, unsubscribe.one_click)
+    if not settings.is_production:
+        app.router.add_get(dev_mail.PATH, dev_mail.mail_list)
+        app.router.add_get(dev_mail.PATH + "/{name}", dev_mail.mail_source)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -9,15 +9,17 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 
+import structlog
 from aiohttp import web
 from pymongo.monitoring import CommandListener
 
+from notes_bff import redis_client
 from notes_bff.auth.revocation import Revocations
 from notes_bff.auth.sessions import SessionService
 from notes_bff.auth.tokens import TokenService
 from notes_bff.collab.service import Collaboration
-from notes_bff import redis_client
 from notes_bff.db import init_beanie_until_ready, mongo_client
+from notes_bff.email.sender import EmailSender
 from notes_bff.http.idempotency import TTL_S as IDEMPOTENCY_TTL_S
 from notes_bff.keys import (
     COLLAB,
@@ -40,8 +42,10 @@ from notes_bff.realtime.hub import Realtime
 from notes_bff.redis_guard import RedisGuard
 from notes_bff.response_cache.store import ResponseCache
 from notes_bff.search import service as search_service
+from notes_bff.services.digest import DigestScheduler
 from notes_bff.services.due_soon import DueSoonScheduler
 
+log = structlog.get_logger("notes_bff.wiring")
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -63,6 +67,8 @@ def components(mongo_listeners: Sequence[CommandListener] = ()) -> list[CleanupC
         rate_limits,
         collaboration,
         due_soon_scheduler,
+        digest_scheduler,
+        email_sender,
         search,
     ]
 
@@ -161,7 +167,8 @@ async def document_store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def rate_limits(app: web.Application) -> AsyncIterator[None]:
-    """Every budget: operations, sign-in attempts, member lookups, idempotency bytes."""
+    """Every budget: operations, sign-in attempts, member lookups, password-reset requests,
+    idempotency bytes."""
     settings = app[SETTINGS]
     client = app[REDIS]
     guard = RedisGuard("rate_limits", app[METRICS])
@@ -197,6 +204,16 @@ async def rate_limits(app: web.Application) -> AsyncIterator[None]:
             settings.member_lookup_misses_per_ip,
             settings.member_lookup_period_seconds,
         ),
+        password_reset=limiter(
+            "password-reset",
+            settings.password_reset_requests,
+            settings.password_reset_period_seconds,
+        ),
+        password_reset_ip=limiter(
+            "password-reset-ip",
+            settings.password_reset_requests_per_ip,
+            settings.password_reset_period_seconds,
+        ),
     )
     app[IDEMPOTENCY_BUDGET] = RateLimiter(
         client,
@@ -224,10 +241,31 @@ async def collaboration(app: web.Application) -> AsyncIterator[None]:
 
 async def due_soon_scheduler(app: web.Application) -> AsyncIterator[None]:
     """DUE_SOON notifications (one scanner in the deployment at a time)."""
-    scheduler = DueSoonScheduler(app[REDIS], app[REALTIME], app[SETTINGS].due_soon_interval_seconds)
+    scheduler = DueSoonScheduler(app[REDIS], app[REALTIME], app[SETTINGS])
     scheduler.start()
     yield
     await scheduler.stop()
+
+
+async def digest_scheduler(app: web.Application) -> AsyncIterator[None]:
+    """Daily digest emails (one scanner in the deployment at a time)."""
+    scheduler = DigestScheduler(app[REDIS], app[METRICS], app[SETTINGS])
+    scheduler.start()
+    yield
+    await scheduler.stop()
+
+
+async def email_sender(app: web.Application) -> AsyncIterator[None]:
+    """Sends the email outbox through SMTP; without an SMTP host, emails wait in it."""
+    settings = app[SETTINGS]
+    if settings.smtp_host is None:
+        log.warning("email_not_sent", reason="no NOTES_BFF_SMTP_HOST: emails wait in the outbox")
+        yield
+        return
+    sender = EmailSender(settings, app[METRICS])
+    sender.start()
+    yield
+    await sender.stop()
 
 
 async def search(app: web.Application) -> AsyncIterator[None]:

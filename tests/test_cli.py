@@ -161,7 +161,9 @@ async def test_serve_with_two_gunicorn_workers_sign_up_to_dashboard(server_facto
     cmdlines = _cmdlines(descendants(server.proc.pid))
     assert any(b"secantus" in c for c in cmdlines.values())
     assert any(b"valkey-server" in c for c in cmdlines.values())
-    workers = [p for p, c in cmdlines.items() if b"secantus" not in c and b"valkey" not in c]
+    assert any(b"notes_bff.email.dev_smtp" in c for c in cmdlines.values())
+    embedded = (b"secantus", b"valkey", b"dev_smtp")
+    workers = [p for p, c in cmdlines.items() if not any(e in c for e in embedded)]
     assert len(workers) == 2, cmdlines
     code, children = server.stop()
     assert code == 0, server.log.read_text()
@@ -194,6 +196,34 @@ async def test_data_survives_a_restart_and_demo_login_works(server_factory: Any)
         )
     assert after == {"dashboard": before["dashboard"]}  # same data, not seeded twice
     assert second.stop()[0] == 0
+
+
+async def test_serve_keeps_development_emails_where_it_says(server_factory: Any) -> None:
+    server = server_factory()
+    await server.wait_ready()
+    (line,) = [x for x in server.log.read_text().splitlines() if "embedded SMTP:" in x]
+    mail_dir = Path(line.split("emails in ", 1)[1].strip())
+    signup = 'mutation { signUp(input: {email: "m@example.com", password: "long enough", name: "M"}) { accessToken } }'
+    async with aiohttp.ClientSession() as session:
+        await _gql(session, server.url, signup)
+        reset = 'mutation { requestPasswordReset(email: "m@example.com") }'
+        assert await _gql(session, server.url, reset) == {"requestPasswordReset": True}
+    for _ in range(200):
+        stored = await asyncio.to_thread(lambda: list(mail_dir.glob("*.eml")))
+        if stored:
+            break
+        await asyncio.sleep(0.05)
+    (eml,) = stored
+    assert b"Reset your Notes password" in eml.read_bytes()
+    async with aiohttp.ClientSession() as session:  # the development page listing them
+        async with session.get(f"{server.url}/dev/mail") as listing:
+            page = await listing.text()
+        assert "m@example.com" in page and "Reset your Notes password" in page
+        async with session.get(f"{server.url}/dev/mail/{eml.name}") as source:
+            assert (source.status, await source.read()) == (200, eml.read_bytes())
+        async with session.get(f"{server.url}/dev/mail/..%2Fjwt-secret") as outside:
+            assert outside.status == 404
+    assert server.stop()[0] == 0
 
 
 def test_production_refuses_to_start_without_real_services(tmp_path: Path) -> None:

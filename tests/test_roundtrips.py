@@ -92,3 +92,17 @@ async def test_round_trips_do_not_grow_with_n(
     assert small == large, (name, small, large)
     assert large <= MAX_ROUND_TRIPS[name], (name, large)
     print(f"{name}: {small} MongoDB commands for N=5, {large} for N=50")
+
+
+async def test_notifying_many_people_reads_their_preferences_at_once(
+    api: Api, command_counter: CommandCounter
+) -> None:
+    owner = await api.sign_up()
+    members = [await api.sign_up() for _ in range(5)]
+    ws = await api.workspace(owner)
+    for member in members:
+        await api.add(owner, ws, member, "EDITOR")
+    command_counter.reset()
+    await api.note(owner, ws, title="Team", assigneeIds=[m["id"] for m in members])
+    reads = [t for t in command_counter.targets if t == "find:notification_preferences"]
+    assert len(reads) == 1  # ASSIGNED to five people: one read of their preferences

@@ -37,7 +37,7 @@ from bench.contenders.common import (
     serve,
     viewer_of,
 )
-from notes_bff.resolvers.dashboard import stats_pipeline
+from notes_bff.services.dashboard import stats_pipeline
 
 SDL = (Path(__file__).parents[2] / "schema.graphql").read_text()
 query, mutation = QueryType(), MutationType()

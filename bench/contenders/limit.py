@@ -37,7 +37,7 @@ from bench.contenders.common import (
 )
 from bench.workloads import PAGE, RENAME
 from notes_bff.persisted.store import sha256_hex
-from notes_bff.resolvers.dashboard import stats_pipeline
+from notes_bff.services.dashboard import stats_pipeline
 
 Operation = Callable[[AsyncDatabase[Doc], ObjectId, dict[str, Any]], Awaitable[Doc]]
 PAGE_FIELDS = dict.fromkeys(("title", "tags", "priority", "due_date", "is_pinned"), 1) | {

@@ -27,7 +27,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import cast
 
 from beanie import PydanticObjectId
 from cachetools import TTLCache

@@ -50,6 +50,15 @@ class ConnectionSlots:
                 pipe.expire(CONNECTIONS_PREFIX + user_id, int(EXPIRY_S * 2))
             await pipe.execute()
 
+    async def online(self, user_ids: list[str]) -> set[str]:
+        """Those of ``user_ids`` holding a live websocket anywhere (one round trip)."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.zcount(CONNECTIONS_PREFIX + user_id, now, "+inf")
+            counts = await pipe.execute()
+        return {user_id for user_id, count in zip(user_ids, counts, strict=True) if count}
+
     async def release(self, user_id: str, connection_id: str) -> None:
         """Give the connection's slot back."""
         await self.redis.zrem(CONNECTIONS_PREFIX + user_id, connection_id)

@@ -26,7 +26,9 @@ from notes_bff.schema.collab import CollabMutation, CollabQuery
 from notes_bff.schema.dashboard import DashboardQuery
 from notes_bff.schema.notes import NotesMutation, NotesQuery
 from notes_bff.schema.notifications import NotificationsMutation, NotificationsQuery
+from notes_bff.schema.preferences import PreferencesMutation, PreferencesQuery
 from notes_bff.schema.rate_limit import RateLimitQuery
+from notes_bff.schema.recovery import RecoveryMutation
 from notes_bff.schema.scalars import DATETIME_SCALAR
 from notes_bff.schema.search import SearchQuery, SuggestionMutation
 from notes_bff.schema.subscriptions import Subscription
@@ -44,6 +46,7 @@ class Query(
     NotificationsQuery,
     SearchQuery,
     CollabQuery,
+    PreferencesQuery,
 ):
     """Reads."""
 
@@ -56,6 +59,8 @@ class Mutation(
     NotificationsMutation,
     CollabMutation,
     SuggestionMutation,
+    PreferencesMutation,
+    RecoveryMutation,
 ):
     """Writes."""
 

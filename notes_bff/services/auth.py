@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import structlog
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from notes_bff.auth.sessions import IssuedTokens
@@ -84,3 +85,8 @@ async def log_out(actor: Actor, refresh_token: str | None) -> None:
             families.add(actor.sessions.tokens.verify(refresh_token, "refresh").family_id)
     for family in families:
         await actor.sessions.revocations.end_family(family)
+
+
+async def start_session(actor: Actor, user_id: PydanticObjectId) -> IssuedTokens:
+    """A new login of ``user_id`` (after a password reset, say); the actor acts as them."""
+    return _signed_in(actor, await actor.sessions.start(user_id))

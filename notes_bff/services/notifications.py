@@ -7,6 +7,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from notes_bff.config import Settings
 from notes_bff.models import Note, Notification, NotificationKind, Workspace
 from notes_bff.notification_text import notification_message
 from notes_bff.pagination import Page, keyset_page
@@ -14,7 +15,9 @@ from notes_bff.realtime.hub import Realtime
 from notes_bff.response_cache import tags
 from notes_bff.response_cache.reads import reading
 from notes_bff.services.actor import Actor
+from notes_bff.services.email_notifications import email_notification
 from notes_bff.services.note_queries import DEFAULT_PAGE
+from notes_bff.services.preferences import preferences_of
 from notes_bff.validation import object_ids
 
 NOTIFICATION_SORT = [("created_at", -1), ("_id", -1)]
@@ -22,6 +25,7 @@ NOTIFICATION_SORT = [("created_at", -1), ("_id", -1)]
 
 async def store_notifications(
     realtime: Realtime,
+    settings: Settings,
     kind: NotificationKind,
     user_ids: Sequence[PydanticObjectId],
     message: str,
@@ -30,24 +34,32 @@ async def store_notifications(
     note: Note | None = None,
     workspace: Workspace | None = None,
 ) -> list[Notification]:
-    """Store one notification per user and push each to its user's live subscription."""
+    """Notify each user as their preferences say (one read for all of them): store the
+    notification and push it to their live subscription, and email it when they are offline
+    (services/email_notifications.py)."""
     if not user_ids:
         return []
+    workspace_id = note.workspace_id if note else (workspace.id if workspace else None)
+    preferences = await preferences_of(list(dict.fromkeys(user_ids)))
     docs = [
         Notification(
             user_id=user_id,
             kind=kind,
             message=message,
             note_id=note.id if note else None,
-            workspace_id=note.workspace_id if note else (workspace.id if workspace else None),
+            workspace_id=workspace_id,
             actor_id=actor,
         )
-        for user_id in dict.fromkeys(user_ids)
+        for user_id, prefs in preferences.items()
+        if prefs.shows(kind, workspace_id)
     ]
-    result = await Notification.insert_many(docs)
-    for doc, new_id in zip(docs, result.inserted_ids, strict=True):
-        doc.id = new_id
-        await realtime.notified(str(doc.user_id), str(new_id))
+    if docs:
+        result = await Notification.insert_many(docs)
+        for doc, new_id in zip(docs, result.inserted_ids, strict=True):
+            doc.id = new_id
+            await realtime.notified(str(doc.user_id), str(new_id))
+    emailed = [uid for uid, prefs in preferences.items() if prefs.emails(kind, workspace_id)]
+    await email_notification(realtime, settings, kind, emailed, message)
     return docs
 
 
@@ -70,7 +82,14 @@ async def notify(
         kind, subject=subject, actor=by_doc.name if by_doc else "Someone", role=role
     )
     return await store_notifications(
-        actor.realtime, kind, user_ids, message, actor=by, note=note, workspace=workspace
+        actor.realtime,
+        actor.settings,
+        kind,
+        user_ids,
+        message,
+        actor=by,
+        note=note,
+        workspace=workspace,
     )
 
 
