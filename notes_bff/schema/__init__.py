@@ -20,6 +20,7 @@ from notes_bff.execution.limits import Limits, OperationLimits
 from notes_bff.execution.operations import OperationObserver
 from notes_bff.execution.rate_limits import RateLimitExtension
 from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
+from notes_bff.schema.account import AccountMutation, AccountQuery
 from notes_bff.schema.auth import AuthMutation
 from notes_bff.schema.collab import CollabMutation, CollabQuery
 from notes_bff.schema.dashboard import DashboardQuery
@@ -43,6 +44,7 @@ class Query(
     NotificationsQuery,
     SearchQuery,
     CollabQuery,
+    AccountQuery,
 ):
     """Reads."""
 
@@ -55,6 +57,7 @@ class Mutation(
     NotificationsMutation,
     CollabMutation,
     SuggestionMutation,
+    AccountMutation,
 ):
     """Writes."""
 
