@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     collab_log_min_age_seconds: float = Field(default=60.0, ge=0)
     collab_snapshot_interval_seconds: float = Field(default=600.0, gt=0)
     collab_snapshots_kept: int = Field(default=50, ge=1)
+    # Privacy rights (docs/privacy.md): how long an exportMyData archive and its download
+    # link live; how long deleteMyAccount waits before erasing (cancelAccountDeletion until
+    # then); how often the erasure job looks for accounts whose wait is over.
+    data_export_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    account_deletion_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    account_erasure_interval_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from pymongo.monitoring import CommandListener
 from notes_bff.auth.passwords import Passwords
 from notes_bff.config import Settings
 from notes_bff.execution.limits import Limits
-from notes_bff.http import graphiql, middlewares
+from notes_bff.http import exports, graphiql, middlewares
 from notes_bff.http.collab_socket import PATH as COLLAB_PATH
 from notes_bff.http.collab_socket import CollabSocket
 from notes_bff.http.idempotency import idempotency
@@ -115,6 +115,7 @@ def create_app(
     app.router.add_route("GET", "/graphql", view)
     app.router.add_route("POST", "/graphql", view)
     app.router.add_get(COLLAB_PATH, CollabSocket(view.sockets).handle)
+    app.router.add_get(exports.PATH, exports.download)
     if settings.graphiql_enabled:
         app.router.add_get(graphiql.STATIC_PATH + "{path:.+}", graphiql.static_file)
     app.router.add_get("/healthz", healthz)

@@ -37,6 +37,8 @@ from notes_bff.realtime.hub import Realtime
 from notes_bff.redis_guard import RedisGuard
 from notes_bff.search import service as search_service
 from notes_bff.services.due_soon import DueSoonScheduler
+from notes_bff.services.erasure import Eraser
+from notes_bff.services.leased_job import LeasedJob
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -53,6 +55,7 @@ def components(mongo_listeners: Sequence[CommandListener] = ()) -> list[CleanupC
         rate_limits,
         collaboration,
         due_soon_scheduler,
+        account_erasure,
         search,
     ]
 
@@ -201,6 +204,16 @@ async def due_soon_scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler.start()
     yield
     await scheduler.stop()
+
+
+async def account_erasure(app: web.Application) -> AsyncIterator[None]:
+    """Erasing accounts whose deletion grace period is over (one process at a time)."""
+    eraser = Eraser(app[REALTIME], app[SESSIONS].revocations, app[REDIS])
+    interval = app[SETTINGS].account_erasure_interval_seconds
+    job = LeasedJob(app[REDIS], app[METRICS], "account_erasure", interval, eraser.erase_due)
+    job.start()
+    yield
+    await job.stop()
 
 
 async def search(app: web.Application) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
 from beanie import Document
 
 from notes_bff.models.collab import CollabSnapshot, CollabState
+from notes_bff.models.data_export import DataExport, DataExportChunk
 from notes_bff.models.note import Note, NotePriority
 from notes_bff.models.notification import Notification, NotificationKind
 from notes_bff.models.persisted_document import PersistedDocument
@@ -19,12 +20,16 @@ DOCUMENT_MODELS: list[type[Document]] = [
     PersistedDocument,
     CollabState,
     CollabSnapshot,
+    DataExport,
+    DataExportChunk,
 ]
 
 __all__ = [
     "DOCUMENT_MODELS",
     "CollabSnapshot",
     "CollabState",
+    "DataExport",
+    "DataExportChunk",
     "Member",
     "Note",
     "NotePriority",

@@ -26,6 +26,7 @@ from notes_bff.schema.collab import CollabMutation, CollabQuery
 from notes_bff.schema.dashboard import DashboardQuery
 from notes_bff.schema.notes import NotesMutation, NotesQuery
 from notes_bff.schema.notifications import NotificationsMutation, NotificationsQuery
+from notes_bff.schema.privacy import PrivacyMutation
 from notes_bff.schema.rate_limit import RateLimitQuery
 from notes_bff.schema.scalars import DATETIME_SCALAR
 from notes_bff.schema.search import SearchQuery, SuggestionMutation
@@ -58,6 +59,7 @@ class Mutation(
     CollabMutation,
     SuggestionMutation,
     AccountMutation,
+    PrivacyMutation,
 ):
     """Writes."""
 
