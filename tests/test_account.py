@@ -186,7 +186,8 @@ async def test_changing_the_password_ends_every_other_session_everywhere(
         reply = await api.gql(CHANGE, {"c": PASSWORD, "n": "battery staple"}, token=user["token"])
         assert not reply.errors, reply.errors
         fresh = reply.data["changePassword"]
-        assert "nb_access" in reply.headers.get("Set-Cookie", "")
+        set_cookies = reply.headers.getall("Set-Cookie")
+        assert any(c.startswith("nb_access=" + fresh["accessToken"]) for c in set_cookies)
         assert await _close_code(live) == 4403
         assert await _refused(other, phone["accessToken"])
     # The current session continues, with the fresh tokens; its old refresh token is withdrawn.
@@ -230,3 +231,15 @@ async def test_password_guesses_spend_the_sign_in_budget(api: Api, other_app: An
             assert reply.codes == ["BAD_USER_INPUT"]
         refused = await limited.gql(CHANGE, {"c": PASSWORD, "n": "x" * 10}, token=user["token"])
         assert refused.codes == ["RATE_LIMITED"]
+
+
+async def test_revoking_the_current_session_signs_out(api: Api) -> None:
+    user = await api.sign_up()
+    current = next(
+        s["id"] for s in (await api.ok(SESSIONS, token=user["token"]))["sessions"] if s["current"]
+    )
+    reply = await api.gql(REVOKE, {"id": current}, token=user["token"])
+    assert reply.data == {"revokeSession": current}
+    cleared = [c for c in reply.headers.getall("Set-Cookie") if c.startswith("nb_")]
+    assert len(cleared) == 2 and all("Max-Age=0" in c for c in cleared)
+    assert await _refused(api, user["token"])
