@@ -14,7 +14,7 @@ from aiohttp import WSMsgType
 from beanie import PydanticObjectId
 
 from notes_bff.keys import REALTIME, REDIS, SESSIONS
-from notes_bff.models import Notification, RefreshSession, Workspace
+from notes_bff.models import DataExport, Notification, RefreshSession, Workspace
 from notes_bff.ratelimit import KNOWN_PREFIX
 from notes_bff.services.erasure import Eraser
 from tests.conftest import Api
@@ -82,18 +82,18 @@ async def test_an_export_holds_every_record_about_the_user_and_nothing_about_oth
         "profile.json",
         "memberships.json",
         "notes.json",
-        "assignedNoteIds.json",
-        "mentionedInNoteIds.json",
+        "assigned_note_ids.json",
+        "mentioned_in_note_ids.json",
         "notifications.json",
         "sessions.json",
     }
     assert files["profile.json"]["email"] == ada["email"]
     assert "password_hash" not in files["profile.json"]
-    assert [m["workspaceId"] for m in files["memberships.json"]] == [ws]
+    assert [m["workspace_id"] for m in files["memberships.json"]] == [ws]
     assert sorted(n["id"] for n in files["notes.json"]) == sorted(n["id"] for n in mine)
-    assert files["assignedNoteIds.json"] == [task["id"]]
+    assert files["assigned_note_ids.json"] == [task["id"]]
     assert len(files["notifications.json"]) == 1  # Bob assigned her
-    agents = [s["userAgent"] for s in files["sessions.json"]]
+    agents = [s["user_agent"] for s in files["sessions.json"]]
     assert len(agents) == 2  # sign-up and log-in
     assert "Ada's phone" in agents
     everything = json.dumps(files)
@@ -119,6 +119,15 @@ async def test_a_forged_or_altered_download_link_is_refused(api: Api) -> None:
         assert (await api.client.get(bad)).status == 404, bad
     assert (await api.client.get(url)).status == 200
     assert (await api.gql(EXPORT)).codes == ["UNAUTHENTICATED"]
+
+
+async def test_a_new_export_replaces_the_previous_one(api: Api) -> None:
+    user = await api.sign_up()
+    first = (await api.ok(EXPORT, token=user["token"]))["exportMyData"]["url"]
+    second = (await api.ok(EXPORT, token=user["token"]))["exportMyData"]["url"]
+    assert (await api.client.get(first)).status == 404
+    assert (await api.client.get(second)).status == 200
+    assert await DataExport.find({"user_id": PydanticObjectId(user["id"])}).count() == 1
 
 
 async def test_the_last_owner_of_a_shared_workspace_is_told_which_to_hand_over(

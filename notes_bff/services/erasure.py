@@ -20,8 +20,6 @@ from notes_bff.confusables import email_skeleton
 from notes_bff.models import (
     CollabSnapshot,
     CollabState,
-    DataExport,
-    DataExportChunk,
     Note,
     Notification,
     RefreshSession,
@@ -32,6 +30,7 @@ from notes_bff.models import (
 from notes_bff.models.clock import now
 from notes_bff.ratelimit import KNOWN_PREFIX
 from notes_bff.realtime.hub import Realtime
+from notes_bff.services.privacy import delete_exports
 
 log = structlog.get_logger("notes_bff.erasure")
 DELETED_USER_NAME = "Deleted user"
@@ -96,13 +95,12 @@ class Eraser:
         if user.delete_notes_on_erasure:
             await self._delete_notes({"author_id": user_id}, user_id)
         await self._unassign(user_id)
-        await Notification.get_pymongo_collection().delete_many(
-            {"$or": [{"user_id": user_id}, {"actor_id": user_id}]}
-        )
+        for field in ("user_id", "actor_id"):
+            await Notification.get_pymongo_collection().delete_many({field: user_id})
         await CollabSnapshot.get_pymongo_collection().update_many(
             {"created_by_id": user_id}, {"$set": {"created_by_id": None}}
         )
-        await self._delete_exports(user_id)
+        await delete_exports(user_id)
         await User.get_pymongo_collection().update_one(
             {"_id": user_id},
             {
@@ -156,29 +154,26 @@ class Eraser:
 
     async def _unassign(self, user_id: PydanticObjectId) -> None:
         """Remove the user from every note's assignees and mentions."""
-        involved = {"$or": [{"assignee_ids": user_id}, {"mention_ids": user_id}]}
-        notes = await Note.find(involved).to_list()
+        notes = {
+            note.id: note
+            for field in ("assignee_ids", "mention_ids")
+            for note in await Note.find({field: user_id}).to_list()
+        }
         await Note.get_pymongo_collection().update_many(
-            {"_id": {"$in": [n.id for n in notes]}},
+            {"_id": {"$in": list(notes)}},
             {
                 "$pull": {"assignee_ids": user_id, "mention_ids": user_id},
                 "$inc": {"version": 1},
                 "$set": {"updated_at": now()},
             },
         )
-        await self._announce("UPDATED", notes, user_id)
+        await self._announce("UPDATED", notes.values(), user_id)
 
     async def _announce(self, kind: str, notes: Iterable[Note], user_id: PydanticObjectId) -> None:
         for note in notes:
             await self.realtime.note_changed(
                 kind, str(note.workspace_id), str(note.id), str(user_id)
             )
-
-    async def _delete_exports(self, user_id: PydanticObjectId) -> None:
-        exports = await DataExport.find({"user_id": user_id}).to_list()
-        ids = [e.id for e in exports]
-        await DataExportChunk.get_pymongo_collection().delete_many({"export_id": {"$in": ids}})
-        await DataExport.get_pymongo_collection().delete_many({"_id": {"$in": ids}})
 
     async def _forget_addresses(self, email: str) -> None:
         """Forget the addresses the user signed in from (kept by the sign-in budgets)."""

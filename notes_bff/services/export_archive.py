@@ -15,7 +15,7 @@ ARCHIVE_FORMAT = "notes-bff-export/1"
 def zip_archive(files: Mapping[str, object], generated_at: datetime) -> bytes:
     """A zip holding ``<name>.json`` for each of ``files`` plus ``manifest.json`` (the
     format, when it was made, and the files)."""
-    manifest = {"format": ARCHIVE_FORMAT, "generatedAt": generated_at, "files": sorted(files)}
+    manifest = {"format": ARCHIVE_FORMAT, "generated_at": generated_at, "files": sorted(files)}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, records in {"manifest": manifest, **files}.items():

@@ -3,7 +3,7 @@ a signed link that expires with it (docs/privacy.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,13 +16,13 @@ from notes_bff.models import (
     DataExportChunk,
     Note,
     Notification,
-    RefreshSession,
     User,
     Workspace,
 )
 from notes_bff.models.data_export import CHUNK_BYTES
 from notes_bff.services.actor import Actor
 from notes_bff.services.export_archive import zip_archive
+from notes_bff.services.sessions import live_sessions
 
 EXPORT_PATH = "/exports/{id}"
 # Stored fields that only serve the server (sort keys, secrets, bookkeeping).
@@ -46,47 +46,42 @@ def _records(docs: list[Any], kind: str) -> list[dict[str, Any]]:
     return [doc.model_dump(mode="json", exclude=hidden) for doc in docs]
 
 
+async def _note_ids(where: dict[str, Any]) -> list[str]:
+    """The ids of the notes matching ``where`` (not their content: others' data)."""
+    found = await Note.get_pymongo_collection().find(where, {"_id": 1}).to_list()
+    return [str(doc["_id"]) for doc in found]
+
+
 async def _files(user: User, moment: datetime) -> dict[str, object]:
     """Every record about ``user``, by file name (other users' records stay out)."""
     assert user.id is not None
     viewer = user.id
     workspaces = await Workspace.find({"members.user_id": viewer}).to_list()
-    sessions = await RefreshSession.find(
-        {"user_id": viewer, "used_at": None, "revoked": False, "expires_at": {"$gt": moment}}
-    ).to_list()
-    involved = await Note.find(
-        {"$or": [{"assignee_ids": viewer}, {"mention_ids": viewer}]}
-    ).to_list()
     return {
         "profile": _records([user], "users")[0],
         "memberships": [
             {
-                "workspaceId": str(ws.id),
-                "workspaceName": ws.name,
+                "workspace_id": str(ws.id),
+                "workspace_name": ws.name,
                 "role": ws.role_of(viewer),
-                "joinedAt": next(m.joined_at for m in ws.members if m.user_id == viewer),
+                "joined_at": next(m.joined_at for m in ws.members if m.user_id == viewer),
             }
             for ws in workspaces
         ],
         "notes": _records(await Note.find({"author_id": viewer}).to_list(), "notes"),
-        "assignedNoteIds": [str(n.id) for n in involved if viewer in n.assignee_ids],
-        "mentionedInNoteIds": [str(n.id) for n in involved if viewer in n.mention_ids],
+        "assigned_note_ids": await _note_ids({"assignee_ids": viewer}),
+        "mentioned_in_note_ids": await _note_ids({"mention_ids": viewer}),
         "notifications": _records(await Notification.find({"user_id": viewer}).to_list(), ""),
         "sessions": [
-            {
-                "id": s.family_id,
-                "createdAt": s.started_at,
-                "lastUsedAt": s.created_at,
-                "userAgent": s.user_agent,
-                "clientAddress": s.client_ip,
-            }
-            for s in sessions
+            {k: v for k, v in asdict(s).items() if k != "current"}
+            for s in await live_sessions(viewer, moment)
         ],
     }
 
 
 async def export_my_data(actor: Actor) -> ExportLink:
-    """Build the viewer's archive, store it until it expires, and sign its download link."""
+    """Build the viewer's archive, store it until it expires (in place of their previous
+    one, whose link stops working), and sign its download link."""
     user = await User.get(actor.require_viewer())
     if user is None or user.erased_at is not None:
         raise Unauthenticated()
@@ -106,9 +101,19 @@ async def export_my_data(actor: Actor) -> ExportLink:
             for n, piece in enumerate(pieces)
         ]
     )
+    await delete_exports(user.id, keep=export.id)
     path = EXPORT_PATH.format(id=export.id)
     url = signed_path(link_key(actor.settings), path, expires_at)
     return ExportLink(url, expires_at, len(archive))
+
+
+async def delete_exports(user_id: PydanticObjectId, keep: PydanticObjectId | None = None) -> None:
+    """Delete the user's archives (but ``keep``): a new export replaces the previous one, so
+    a user holds at most one archive."""
+    exports = await DataExport.find({"user_id": user_id, "_id": {"$ne": keep}}).to_list()
+    ids = [e.id for e in exports]
+    await DataExportChunk.get_pymongo_collection().delete_many({"export_id": {"$in": ids}})
+    await DataExport.get_pymongo_collection().delete_many({"_id": {"$in": ids}})
 
 
 async def exported_archive(

@@ -38,26 +38,22 @@ def _current_family(actor: Actor) -> str | None:
     return actor.claims.family_id if actor.claims is not None else None
 
 
-async def _live(user_id: PydanticObjectId, actor: Actor) -> list[RefreshSession]:
+async def _live(user_id: PydanticObjectId, moment: datetime) -> list[RefreshSession]:
     """Each live login's unspent refresh token (one per family), most recently used first."""
     return (
         await RefreshSession.find(
-            {
-                "user_id": user_id,
-                "used_at": None,
-                "revoked": False,
-                "expires_at": {"$gt": actor.clock()},
-            }
+            {"user_id": user_id, "used_at": None, "revoked": False, "expires_at": {"$gt": moment}},
+            hint="user",
         )
         .sort(("created_at", SortDirection.DESCENDING))
         .to_list()
     )
 
 
-async def signed_in_sessions(actor: Actor) -> list[SignedInSession]:
-    """The viewer's live logins; "last used" is the last sign-in or token refresh."""
-    viewer = actor.require_viewer()
-    current = _current_family(actor)
+async def live_sessions(
+    user_id: PydanticObjectId, moment: datetime, current: str | None = None
+) -> list[SignedInSession]:
+    """The live logins of ``user_id``; "last used" is the last sign-in or token refresh."""
     return [
         SignedInSession(
             id=token.family_id,
@@ -67,8 +63,14 @@ async def signed_in_sessions(actor: Actor) -> list[SignedInSession]:
             client_address=token.client_ip,
             current=token.family_id == current,
         )
-        for token in await _live(viewer, actor)
+        for token in await _live(user_id, moment)
     ]
+
+
+async def signed_in_sessions(actor: Actor) -> list[SignedInSession]:
+    """The viewer's live logins, the current one marked."""
+    viewer = actor.require_viewer()
+    return await live_sessions(viewer, actor.clock(), _current_family(actor))
 
 
 async def revoke_session(actor: Actor, raw_id: str) -> str:
@@ -84,7 +86,7 @@ async def revoke_session(actor: Actor, raw_id: str) -> str:
 async def end_other_sessions(actor: Actor, user_id: PydanticObjectId) -> int:
     """End every live login of ``user_id`` but the actor's own; how many ended."""
     current = _current_family(actor)
-    families = {token.family_id for token in await _live(user_id, actor)} - {current}
+    families = {token.family_id for token in await _live(user_id, actor.clock())} - {current}
     for family in families:
         await actor.sessions.revocations.end_family(family)
     return len(families)

@@ -18,7 +18,7 @@ def test_each_kind_of_record_is_a_json_file_listed_in_the_manifest() -> None:
     assert files == {
         "manifest.json": {
             "format": ARCHIVE_FORMAT,
-            "generatedAt": "2026-01-01T00:00:00+00:00",
+            "generated_at": "2026-01-01T00:00:00+00:00",
             "files": ["notes", "profile"],
         },
         "profile.json": {"name": "Ada"},
