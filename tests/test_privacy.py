@@ -235,6 +235,14 @@ async def test_erasure_removes_the_user_everywhere_and_keeps_their_notes_anonymo
         "email": None,
         "avatarUrl": None,
     }
+    found = await api.ok(
+        "query($q: String!) { search(query: $q) { nodes { note { id author { name } } } } }",
+        {"q": "kept"},
+        token=bob["token"],
+    )
+    assert found["search"]["nodes"] == [
+        {"note": {"id": kept["id"], "author": {"name": "Deleted user"}}}
+    ]
     task = await api.ok(
         NOTE % "assignees { id } mentions { id }", {"id": involved["id"]}, token=bob["token"]
     )
