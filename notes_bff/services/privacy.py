@@ -3,6 +3,7 @@ a signed link that expires with it (docs/privacy.md)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,7 +87,8 @@ async def export_my_data(actor: Actor) -> ExportLink:
     if user is None or user.erased_at is not None:
         raise Unauthenticated()
     moment = actor.clock()
-    archive = zip_archive(await _files(user, moment), moment)
+    # Compressing is CPU-bound: off the event loop.
+    archive = await asyncio.to_thread(zip_archive, await _files(user, moment), moment)
     expires_at = moment + timedelta(seconds=actor.settings.data_export_ttl_seconds)
     pieces = [archive[i : i + CHUNK_BYTES] for i in range(0, len(archive), CHUNK_BYTES)]
     assert user.id is not None

@@ -28,10 +28,14 @@ class SignedInSession:
     current: bool
 
 
+def user_agent_line(user_agent: str) -> str:
+    """A user agent as stored: one line of at most 512 characters, controls removed."""
+    return " ".join(strip_controls(user_agent).split())[:USER_AGENT_MAX]
+
+
 def device_of(actor: Actor, user_agent: str) -> Device:
-    """Where the actor acts from: their address, and the user agent (one line, clipped)."""
-    agent = " ".join(strip_controls(user_agent).split())[:USER_AGENT_MAX]
-    return Device(user_agent=agent, client_ip=actor.client_ip)
+    """Where the actor acts from: their address, and the user agent."""
+    return Device(user_agent=user_agent_line(user_agent), client_ip=actor.client_ip)
 
 
 def _current_family(actor: Actor) -> str | None:
