@@ -76,7 +76,7 @@ class SessionService:
         if current is None:
             raise Unauthenticated(SESSION_ENDED)
         user_id = PydanticObjectId(claims.user_id)
-        started = current.get("started_at", current["created_at"])
+        started = current.get("started_at") or current["created_at"]
         return await self._issue(user_id, claims.family_id, device, started)
 
     async def rotate(self, refresh_token: str, device: Device = Device()) -> IssuedTokens:
@@ -108,7 +108,7 @@ class SessionService:
             PydanticObjectId(claims.user_id),
             claims.family_id,
             device,
-            spent.get("started_at", spent["created_at"]),
+            spent.get("started_at") or spent["created_at"],
         )
         # A revocation (log-out, reuse, disabling the user) that ran between spending the
         # token and storing the new one missed the new one: end it too.

@@ -17,7 +17,7 @@ class RefreshSession(Document):
 
     user_id: PydanticObjectId
     family_id: str
-    started_at: datetime = Field(default_factory=now)
+    started_at: datetime | None = None  # None on tokens issued before it was recorded
     user_agent: str = ""
     client_ip: str = ""
     used_at: datetime | None = None

@@ -61,7 +61,7 @@ async def live_sessions(
     return [
         SignedInSession(
             id=token.family_id,
-            created_at=token.started_at,
+            created_at=token.started_at or token.created_at,
             last_used_at=token.created_at,
             user_agent=token.user_agent,
             client_address=token.client_ip,
