@@ -225,6 +225,12 @@ class Settings(BaseSettings):
     password_reset_requests: int = Field(default=3, ge=1)
     password_reset_requests_per_ip: int = Field(default=20, ge=1)
     password_reset_period_seconds: float = Field(default=3600.0, gt=0)
+    # Privacy rights (docs/privacy.md): how long an exportMyData archive and its download
+    # link live; how long deleteMyAccount waits before erasing (cancelAccountDeletion until
+    # then); how often the erasure job looks for accounts whose wait is over.
+    data_export_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    account_deletion_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    account_erasure_interval_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

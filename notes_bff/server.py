@@ -12,7 +12,7 @@ from pymongo.monitoring import CommandListener
 from notes_bff.auth.passwords import Passwords
 from notes_bff.config import Settings
 from notes_bff.execution.limits import Limits
-from notes_bff.http import dev_mail, graphiql, middlewares, unsubscribe
+from notes_bff.http import dev_mail, exports, graphiql, middlewares, unsubscribe
 from notes_bff.http.collab_socket import PATH as COLLAB_PATH
 from notes_bff.http.collab_socket import CollabSocket
 from notes_bff.http.etags import etags
@@ -27,6 +27,7 @@ from notes_bff.observability.drain import DRAIN, Drain, drain_on_sigterm
 from notes_bff.observability.health import healthz, readyz
 from notes_bff.observability.services import MongoCommandObserver
 from notes_bff.redis_guard import RedisGuard
+from notes_bff.response_cache.undeclared import UndeclaredReads
 from notes_bff.schema import build_schema
 from notes_bff.wiring import components
 
@@ -92,7 +93,7 @@ def create_app(
     app[PASSWORDS] = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     app[DRAIN] = Drain()
     app.on_response_prepare.append(observed_http.identify_response)
-    observers = [MongoCommandObserver(app_metrics), *tracing.mongo_listeners()]
+    observers = [MongoCommandObserver(app_metrics), UndeclaredReads(), *tracing.mongo_listeners()]
     app.cleanup_ctx.extend(components([*mongo_listeners, *observers]))
     view = NotesGraphQLView(
         build_schema(
@@ -117,6 +118,7 @@ def create_app(
     app.router.add_route("GET", "/graphql", view)
     app.router.add_route("POST", "/graphql", view)
     app.router.add_get(COLLAB_PATH, CollabSocket(view.sockets).handle)
+    app.router.add_get(exports.PATH, exports.download)
     if settings.graphiql_enabled:
         app.router.add_get(graphiql.STATIC_PATH + "{path:.+}", graphiql.static_file)
     app.router.add_get(unsubscribe.PATH, unsubscribe.confirm_page)

@@ -44,6 +44,7 @@ from notes_bff.response_cache.store import ResponseCache
 from notes_bff.search import service as search_service
 from notes_bff.services.digest import DigestScheduler
 from notes_bff.services.due_soon import DueSoonScheduler
+from notes_bff.services.erasure import AccountErasure, Eraser
 
 log = structlog.get_logger("notes_bff.wiring")
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -69,6 +70,7 @@ def components(mongo_listeners: Sequence[CommandListener] = ()) -> list[CleanupC
         due_soon_scheduler,
         digest_scheduler,
         email_sender,
+        account_erasure,
         search,
     ]
 
@@ -266,6 +268,16 @@ async def email_sender(app: web.Application) -> AsyncIterator[None]:
     sender.start()
     yield
     await sender.stop()
+
+
+async def account_erasure(app: web.Application) -> AsyncIterator[None]:
+    """Erasing accounts whose deletion grace period is over (one process at a time)."""
+    eraser = Eraser(app[REALTIME], app[SESSIONS].revocations, app[REDIS])
+    interval = app[SETTINGS].account_erasure_interval_seconds
+    job = AccountErasure(app[REDIS], app[METRICS], interval, eraser)
+    job.start()
+    yield
+    await job.stop()
 
 
 async def search(app: web.Application) -> AsyncIterator[None]:

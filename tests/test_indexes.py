@@ -112,6 +112,21 @@ def _shapes(world: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any], Any]]
     return shapes
 
 
+def _settings_shapes(world: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any], Any]]:
+    """The queries of sessions, data export and erasure (one user, every workspace)."""
+    moment = now()
+    return {
+        "sessions of a user": ("refresh_sessions", {"user_id": world["mate"], "used_at": None, "revoked": False, "expires_at": {"$gt": moment}}, [("created_at", -1)]),
+        "notes by a user anywhere": ("notes", {"author_id": world["owner"]}, None),
+        "notes assigned to a user anywhere": ("notes", {"assignee_ids": world["mate"]}, None),
+        "notes mentioning a user anywhere": ("notes", {"mention_ids": world["mate"]}, None),
+        "notifications by an actor": ("notifications", {"actor_id": world["owner"]}, None),
+        "accounts due for erasure": ("users", {"deletion_scheduled_for": {"$lte": moment}}, None),
+        "exports of a user": ("data_exports", {"user_id": world["mate"]}, None),
+        "an export's chunks": ("data_export_chunks", {"export_id": world["owner"]}, [("n", 1)]),
+    }  # fmt: skip
+
+
 async def test_every_list_query_uses_an_index(world: dict[str, Any], settings: Settings) -> None:
     client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_uri)
     try:
@@ -137,6 +152,25 @@ async def test_every_list_query_uses_an_index(world: dict[str, Any], settings: S
             }
             explained = await db.command({"explain": command, "verbosity": "queryPlanner"})
             if problem := _scan_problem(explained, pipeline[0]["$match"]):
+                failures[name] = problem
+        assert failures == {}
+    finally:
+        await client.close()
+
+
+async def test_settings_queries_use_an_index(world: dict[str, Any], settings: Settings) -> None:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_uri)
+    try:
+        db = client[settings.mongodb_db]
+        failures = {}
+        for name, (collection, flt, sort) in _settings_shapes(world).items():
+            command: dict[str, Any] = {"find": collection, "filter": flt}
+            if sort:
+                command["sort"] = dict(sort)
+            if collection == "refresh_sessions":  # the hint services/sessions.py sends
+                command["hint"] = "user"
+            explained = await db.command({"explain": command, "verbosity": "queryPlanner"})
+            if problem := _scan_problem(explained["queryPlanner"]["winningPlan"], flt):
                 failures[name] = problem
         assert failures == {}
     finally:

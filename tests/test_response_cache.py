@@ -243,3 +243,30 @@ async def test_get_answers_carry_an_etag_and_revalidate_with_304(api: Api, metho
     )
     assert theirs.status == 200
     assert (await theirs.json())["data"]["me"]["id"] == other["id"]
+
+
+async def test_a_profile_change_drops_every_answer_that_showed_the_user(api: Api) -> None:
+    owner, member = await api.sign_up("Before"), await api.sign_up()
+    ws = await api.workspace(owner)
+    await api.add(owner, ws, member, "VIEWER")
+    members = "query($w: ID!) { workspace(id: $w) { members { user { name } } } }"
+    names = await api.ok(members, {"w": ws}, token=member["token"])
+    assert {m["user"]["name"] for m in names["workspace"]["members"]} == {"Before", "Test User"}
+    await api.ok('mutation { updateProfile(input: {name: "After"}) { id } }', token=owner["token"])
+    again = await api.gql(members, {"w": ws}, token=member["token"])
+    assert again.headers["X-Cache"] == "MISS"
+    assert {m["user"]["name"] for m in again.data["workspace"]["members"]} == {"After", "Test User"}
+
+
+async def test_a_read_no_tag_covers_is_not_cached(api: Api) -> None:
+    """Signed-in sessions are read from a collection the tags do not cover: the safety net
+    keeps that answer out of the cache, so a new sign-in shows at once."""
+    user = await api.sign_up()
+    query = "{ sessions { id } }"
+    assert len((await api.ok(query, token=user["token"]))["sessions"]) == 1
+    await api.ok(
+        "mutation($i: LogInInput!) { logIn(input: $i) { accessToken } }",
+        {"i": {"email": user["email"], "password": "correct horse"}},
+    )
+    again = await api.gql(query, token=user["token"])
+    assert (len(again.data["sessions"]), again.headers["X-Cache"]) == (2, "MISS")

@@ -53,6 +53,10 @@ class Context:
         """See :meth:`Actor.require_viewer`."""
         return self.actor.require_viewer()
 
+    def user_agent(self) -> str:
+        """The client software as the transport saw it (an HTTP ``User-Agent``), if any."""
+        return ""
+
     def refresh_token_sent(self) -> str | None:
         """A refresh token the transport carries beside the operation (a cookie)."""
         return None

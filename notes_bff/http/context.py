@@ -22,6 +22,10 @@ class HttpContext(Context):
     request: web.Request
     response: web.StreamResponse
 
+    def user_agent(self) -> str:
+        """The request's (a websocket's upgrade request's) ``User-Agent`` header."""
+        return self.request.headers.get("User-Agent", "")
+
     def refresh_token_sent(self) -> str | None:
         """The ``nb_refresh`` cookie."""
         return self.request.cookies.get(REFRESH_COOKIE)

@@ -4,6 +4,7 @@ from beanie import Document
 
 from notes_bff.models.account_token import AccountToken, TokenPurpose
 from notes_bff.models.collab import CollabSnapshot, CollabState
+from notes_bff.models.data_export import DataExport, DataExportChunk
 from notes_bff.models.note import Note, NotePriority
 from notes_bff.models.notification import Notification, NotificationKind
 from notes_bff.models.outbox import EmailStatus, EmailTemplate, OutboxEmail
@@ -25,6 +26,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     OutboxEmail,
     NotificationPreferences,
     AccountToken,
+    DataExport,
+    DataExportChunk,
 ]
 
 __all__ = [
@@ -33,6 +36,8 @@ __all__ = [
     "Channels",
     "CollabSnapshot",
     "CollabState",
+    "DataExport",
+    "DataExportChunk",
     "EmailStatus",
     "EmailTemplate",
     "Member",

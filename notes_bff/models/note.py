@@ -82,6 +82,9 @@ class Note(Document):
                 name="assignee_due",
             ),
             IndexModel([("updated_at", DESCENDING)], name="updated"),
+            # A user's notes and mentions in every workspace: data export and erasure.
+            IndexModel([("author_id", ASCENDING)], name="author"),
+            IndexModel([("mention_ids", ASCENDING)], name="mentions"),
             IndexModel([("due_sort", ASCENDING), ("is_archived", ASCENDING)], name="due_scan"),
         ]
 

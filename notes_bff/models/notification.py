@@ -47,4 +47,6 @@ class Notification(Document):
                 ],
                 name="user_read_created",
             ),
+            # Notifications naming a user as their actor: erasure.
+            IndexModel([("actor_id", ASCENDING)], name="actor"),
         ]

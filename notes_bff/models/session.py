@@ -10,10 +10,16 @@ from notes_bff.models.clock import now
 
 
 class RefreshSession(Document):
-    """An issued refresh token. ``family_id`` links every rotation of one login."""
+    """An issued refresh token. ``family_id`` links every rotation of one login (a
+    "session" in ``Query.sessions``): ``started_at`` is the login's, carried forward by each
+    rotation, while ``created_at``, ``user_agent`` and ``client_ip`` are this token's
+    issuance, so the family's unspent token tells when and from where it was last used."""
 
     user_id: PydanticObjectId
     family_id: str
+    started_at: datetime | None = None  # None on tokens issued before it was recorded
+    user_agent: str = ""
+    client_ip: str = ""
     used_at: datetime | None = None
     revoked: bool = False
     expires_at: datetime

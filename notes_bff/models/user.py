@@ -25,11 +25,21 @@ class User(Document):
     name: str
     password_hash: str
     avatar_url: str | None = None
+    # Settings the user sees only themself (services/profile.py): an IANA zone name and a
+    # BCP 47 language tag; None means the client's own.
+    time_zone: str | None = None
+    locale: str | None = None
     created_at: datetime = Field(default_factory=now)
     # Set by `notes-bff users disable`: no log-in or refresh, and no token issued before
     # `tokens_valid_after` is accepted (auth/revocation.py).
     disabled: bool = False
     tokens_valid_after: datetime | None = None
+    # deleteMyAccount (services/account_deletion.py): when the erasure job may erase the
+    # account, and whether the notes they wrote go with it; `erased_at` marks the tombstone
+    # left behind (named "Deleted user", so that kept notes still have an author).
+    deletion_scheduled_for: datetime | None = None
+    delete_notes_on_erasure: bool = False
+    erased_at: datetime | None = None
 
     class Settings:
         name = "users"
@@ -43,4 +53,6 @@ class User(Document):
                 unique=True,
                 partialFilterExpression={"email_skeleton": {"$exists": True}},
             ),
+            # The erasure job's scan of accounts whose deletion is due.
+            IndexModel([("deletion_scheduled_for", ASCENDING)], name="deletion_due"),
         ]

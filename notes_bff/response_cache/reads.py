@@ -52,6 +52,11 @@ async def reading(*tags: str) -> None:
         await reads.capture(tags)
 
 
+def current() -> ReadSet | None:
+    """The record of the execution this task is part of, if any."""
+    return _current.get()
+
+
 def not_cacheable() -> None:
     """What is being computed depends on more than tagged data (presence, a search index
     that lags writes, the caller's rate budget): it is not cached."""

@@ -21,12 +21,14 @@ from notes_bff.execution.operations import OperationObserver
 from notes_bff.execution.rate_limits import RateLimitExtension
 from notes_bff.execution.response_cache import ResponseCacheExtension
 from notes_bff.schema import enums  # noqa: F401 - registers the enums' GraphQL names
+from notes_bff.schema.account import AccountMutation, AccountQuery
 from notes_bff.schema.auth import AuthMutation
 from notes_bff.schema.collab import CollabMutation, CollabQuery
 from notes_bff.schema.dashboard import DashboardQuery
 from notes_bff.schema.notes import NotesMutation, NotesQuery
 from notes_bff.schema.notifications import NotificationsMutation, NotificationsQuery
 from notes_bff.schema.preferences import PreferencesMutation, PreferencesQuery
+from notes_bff.schema.privacy import PrivacyMutation
 from notes_bff.schema.rate_limit import RateLimitQuery
 from notes_bff.schema.recovery import RecoveryMutation
 from notes_bff.schema.scalars import DATETIME_SCALAR
@@ -47,6 +49,7 @@ class Query(
     SearchQuery,
     CollabQuery,
     PreferencesQuery,
+    AccountQuery,
 ):
     """Reads."""
 
@@ -61,6 +64,8 @@ class Mutation(
     SuggestionMutation,
     PreferencesMutation,
     RecoveryMutation,
+    AccountMutation,
+    PrivacyMutation,
 ):
     """Writes."""
 

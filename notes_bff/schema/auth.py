@@ -60,13 +60,21 @@ class AuthMutation:
 
     @strawberry.mutation
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
-        issued = await auth.sign_up(info.context.actor, input.email, input.password, input.name)
+        issued = await auth.sign_up(
+            info.context.actor,
+            input.email,
+            input.password,
+            input.name,
+            info.context.user_agent(),
+        )
         info.context.signed_in(issued)
         return AuthPayload.of(issued)
 
     @strawberry.mutation
     async def log_in(self, info: Info, input: LogInInput) -> AuthPayload:
-        issued = await auth.log_in(info.context.actor, input.email, input.password)
+        issued = await auth.log_in(
+            info.context.actor, input.email, input.password, info.context.user_agent()
+        )
         info.context.signed_in(issued)
         return AuthPayload.of(issued)
 
@@ -75,7 +83,7 @@ class AuthMutation:
     )
     async def refresh_session(self, info: Info, refresh_token: str | None = None) -> AuthPayload:
         token = refresh_token or info.context.refresh_token_sent()
-        issued = await auth.refresh_session(info.context.actor, token)
+        issued = await auth.refresh_session(info.context.actor, token, info.context.user_agent())
         info.context.signed_in(issued)
         return AuthPayload.of(issued)
 

@@ -27,7 +27,9 @@ class RecoveryMutation:
         "ends every session of the account, and signs in."
     )
     async def reset_password(self, info: Info, token: str, new_password: str) -> AuthPayload:
-        issued = await password_reset.reset_password(info.context.actor, token, new_password)
+        issued = await password_reset.reset_password(
+            info.context.actor, token, new_password, info.context.user_agent()
+        )
         info.context.signed_in(issued)
         return AuthPayload.of(issued)
 
@@ -41,4 +43,5 @@ class RecoveryMutation:
 
     @strawberry.mutation(description="Confirms an email change with its link's token.")
     async def confirm_email_change(self, info: Info, token: str) -> UserType:
-        return UserType.from_document(await email_change.confirm_email_change(token))
+        user = await email_change.confirm_email_change(info.context.actor, token)
+        return UserType.from_document(user)

@@ -10,6 +10,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.models import User as UserDoc
 from notes_bff.schema.info import Info
+from notes_bff.services.account import is_self
 from notes_bff.services.users import visible_email
 
 
@@ -41,6 +42,34 @@ class UserType:
     )
     async def email(self, info: Info) -> str | None:
         return await visible_email(info.context.actor, self.doc)
+
+    @strawberry.field(
+        description=(
+            "The IANA time zone the user chose (such as Europe/Paris); only for the user "
+            "themself, null otherwise or when unset."
+        )
+    )
+    def time_zone(self, info: Info) -> str | None:
+        return self.doc.time_zone if is_self(info.context.actor, self.doc.id) else None
+
+    @strawberry.field(
+        description=(
+            "The BCP 47 language tag the user chose (such as en-US); only for the user "
+            "themself, null otherwise or when unset."
+        )
+    )
+    def locale(self, info: Info) -> str | None:
+        return self.doc.locale if is_self(info.context.actor, self.doc.id) else None
+
+    @strawberry.field(
+        description=(
+            "When the account will be erased (deleteMyAccount), until cancelAccountDeletion; "
+            "only for the user themself, null otherwise or when none is scheduled."
+        )
+    )
+    def deletion_scheduled_for(self, info: Info) -> datetime | None:
+        own = is_self(info.context.actor, self.doc.id)
+        return self.doc.deletion_scheduled_for if own else None
 
 
 async def load_user(info: Info, user_id: PydanticObjectId) -> UserType:

@@ -12,18 +12,21 @@ from notes_bff.auth.sessions import IssuedTokens
 from notes_bff.errors import Conflict, Unauthenticated
 from notes_bff.models import User
 from notes_bff.services.actor import Actor
+from notes_bff.services.sessions import device_of
 from notes_bff.validation import NAME_LENGTH, email, password, single_line
 
 log = structlog.get_logger("notes_bff.auth")
 
 
-def _signed_in(actor: Actor, issued: IssuedTokens) -> IssuedTokens:
+def signed_in(actor: Actor, issued: IssuedTokens) -> IssuedTokens:
     """The actor now acts as the user ``issued`` names (for the rest of the operation)."""
     actor.act_as(actor.sessions.tokens.verify(issued.access_token, "access"))
     return issued
 
 
-async def sign_up(actor: Actor, raw_email: str, raw_password: str, name: str) -> IssuedTokens:
+async def sign_up(
+    actor: Actor, raw_email: str, raw_password: str, name: str, user_agent: str = ""
+) -> IssuedTokens:
     """Register a user and sign them in.
 
     A taken email is a ``CONFLICT`` (as most products answer), but every sign-up spends the
@@ -41,12 +44,14 @@ async def sign_up(actor: Actor, raw_email: str, raw_password: str, name: str) ->
     except DuplicateKeyError:
         raise Conflict("That email is already registered.", field="input.email") from None
     assert user.id is not None
-    issued = await actor.sessions.start(user.id)
+    issued = await actor.sessions.start(user.id, device_of(actor, user_agent))
     await attempt.succeeded()
-    return _signed_in(actor, issued)
+    return signed_in(actor, issued)
 
 
-async def log_in(actor: Actor, raw_email: str, raw_password: str) -> IssuedTokens:
+async def log_in(
+    actor: Actor, raw_email: str, raw_password: str, user_agent: str = ""
+) -> IssuedTokens:
     """Sign in with email and password; only failed attempts count against the budgets."""
     address = email("input.email", raw_email)
     attempt = await actor.rate_limits.auth.log_in(address, actor.client_ip)
@@ -59,19 +64,19 @@ async def log_in(actor: Actor, raw_email: str, raw_password: str) -> IssuedToken
     if user.disabled:
         log.info("log_in_refused", reason="disabled", user_id=str(user.id))
         raise Unauthenticated("This account is disabled.")
-    issued = await actor.sessions.start(user.id)
+    issued = await actor.sessions.start(user.id, device_of(actor, user_agent))
     await attempt.succeeded()
-    return _signed_in(actor, issued)
+    return signed_in(actor, issued)
 
 
-async def refresh_session(actor: Actor, token: str | None) -> IssuedTokens:
+async def refresh_session(actor: Actor, token: str | None, user_agent: str = "") -> IssuedTokens:
     """Rotate a refresh token."""
     if not token:
         raise Unauthenticated("No refresh token was sent.")
     attempt = await actor.rate_limits.auth.refresh(actor.client_ip)
-    issued = await actor.sessions.rotate(token)
+    issued = await actor.sessions.rotate(token, device_of(actor, user_agent))
     await attempt.succeeded()
-    return _signed_in(actor, issued)
+    return signed_in(actor, issued)
 
 
 async def log_out(actor: Actor, refresh_token: str | None) -> None:
@@ -87,6 +92,8 @@ async def log_out(actor: Actor, refresh_token: str | None) -> None:
         await actor.sessions.revocations.end_family(family)
 
 
-async def start_session(actor: Actor, user_id: PydanticObjectId) -> IssuedTokens:
+async def start_session(
+    actor: Actor, user_id: PydanticObjectId, user_agent: str = ""
+) -> IssuedTokens:
     """A new login of ``user_id`` (after a password reset, say); the actor acts as them."""
-    return _signed_in(actor, await actor.sessions.start(user_id))
+    return signed_in(actor, await actor.sessions.start(user_id, device_of(actor, user_agent)))

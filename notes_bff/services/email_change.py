@@ -16,6 +16,7 @@ from notes_bff.confusables import email_skeleton
 from notes_bff.email.outbox import enqueue
 from notes_bff.errors import BadInput, Conflict, NotFound
 from notes_bff.models import EmailTemplate, TokenPurpose, User
+from notes_bff.response_cache import tags
 from notes_bff.services import account_tokens
 from notes_bff.services.actor import Actor
 from notes_bff.validation import email
@@ -53,7 +54,7 @@ async def request_email_change(actor: Actor, raw_email: str, raw_password: str) 
     await enqueue(user.email, EmailTemplate.EMAIL_CHANGE_NOTICE, user_id=viewer, values=values)
 
 
-async def confirm_email_change(token: str) -> User:
+async def confirm_email_change(actor: Actor, token: str) -> User:
     """Switch to the address a link's token proved; the user, changed."""
     record = await account_tokens.spend(TokenPurpose.EMAIL_CHANGE, token)
     assert record.new_email is not None
@@ -67,4 +68,5 @@ async def confirm_email_change(token: str) -> User:
     user = await User.get(record.user_id) if changed.matched_count else None
     if user is None:
         raise BadInput("token", account_tokens.INVALID_LINK)
+    await actor.realtime.invalidate(tags.user(record.user_id))
     return user

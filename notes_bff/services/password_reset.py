@@ -40,7 +40,9 @@ async def request_password_reset(actor: Actor, raw_email: str) -> None:
     log.info("password_reset_sent", user_id=str(user.id))
 
 
-async def reset_password(actor: Actor, token: str, raw_password: str) -> IssuedTokens:
+async def reset_password(
+    actor: Actor, token: str, raw_password: str, user_agent: str = ""
+) -> IssuedTokens:
     """Set a new password with a reset link's token, end every session, and sign in."""
     new_password = password("newPassword", raw_password)
     record = await account_tokens.spend(TokenPurpose.PASSWORD_RESET, token)
@@ -57,4 +59,4 @@ async def reset_password(actor: Actor, token: str, raw_password: str) -> IssuedT
     for family in families:
         await actor.sessions.revocations.end_family(family)
     log.info("password_reset", user_id=str(record.user_id), sessions_ended=len(families))
-    return await start_session(actor, record.user_id)
+    return await start_session(actor, record.user_id, user_agent)
