@@ -213,3 +213,17 @@ async def test_an_email_change_to_a_taken_address_or_with_an_expired_link_is_ref
     )
     assert (await mail_api.gql(CONFIRM, {"t": token})).codes == ["BAD_USER_INPUT"]
     assert (await mail_api.ok(ME, token=user["token"]))["me"]["email"] == user["email"]
+
+
+async def test_a_scheduled_deletion_is_announced_by_email(mail_api: Api, mailbox: Mailbox) -> None:
+    user = await mail_api.sign_up("Leaving")
+    await mail_api.ok(
+        "mutation($p: String!) { deleteMyAccount(password: $p) { scheduledFor } }",
+        {"p": PASSWORD},
+        token=user["token"],
+    )
+    (message,) = await mailbox.wait(user["email"])
+    assert message["Subject"] == "Your Notes account will be erased"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "will be erased on " in text and "cancel the deletion" in text
+    assert await mail_api.ok("mutation { cancelAccountDeletion }", token=user["token"])

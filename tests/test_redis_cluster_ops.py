@@ -13,7 +13,7 @@ from redis.crc import key_slot
 from notes_bff.realtime.event_log import stream_key
 from tests.conftest import Api
 from tests.redis_topologies import Deployment, SlotMove
-from tests.test_subscriptions import EVENTS, socket
+from tests.subscriptions_helpers import EVENTS, socket
 
 pytestmark = pytest.mark.redis_cluster
 

@@ -102,6 +102,12 @@ def render(
             "new address confirms it.",
         ]
         return Content("Your Notes email is being changed", *_page(sentences, [], links))
+    if template is EmailTemplate.DELETION_SCHEDULED:
+        sentences = [
+            "Your Notes account will be erased on " + clip(values.get("when", ""), 40) + ".",
+            "To keep it, sign in and cancel the deletion in your settings before then.",
+        ]
+        return Content("Your Notes account will be erased", *_page(sentences, [], links))
     assert action_url is not None
     if template is EmailTemplate.PASSWORD_RESET:
         sentences = [

@@ -29,6 +29,7 @@ class EmailTemplate(StrEnum):
     PASSWORD_RESET = "PASSWORD_RESET"  # noqa: S105 - secret: the link's token
     EMAIL_CHANGE_VERIFY = "EMAIL_CHANGE_VERIFY"  # values: new_email; secret: the token
     EMAIL_CHANGE_NOTICE = "EMAIL_CHANGE_NOTICE"  # values: new_email
+    DELETION_SCHEDULED = "DELETION_SCHEDULED"  # values: when (the erasure's UTC time)
 
 
 class OutboxEmail(Document):

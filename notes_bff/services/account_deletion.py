@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
 
+from notes_bff.email.outbox import enqueue
 from notes_bff.errors import Conflict, Unauthenticated
-from notes_bff.models import Role, User, Workspace
+from notes_bff.models import EmailTemplate, Role, User, Workspace
 from notes_bff.response_cache import tags
 from notes_bff.services.account import confirm_password
 from notes_bff.services.actor import Actor
@@ -62,8 +63,12 @@ async def delete_my_account(actor: Actor, password: str, delete_notes: bool) -> 
     )
     await actor.realtime.invalidate(tags.user(viewer))
     await end_other_sessions(actor, viewer)
-    # EMAIL HOOK (account deletion scheduled): the email engineer's outbox sends the user
-    # "your account will be erased at <when>; sign in to cancel" from here.
+    await enqueue(
+        user.email,
+        EmailTemplate.DELETION_SCHEDULED,
+        user_id=viewer,
+        values={"when": when.strftime("%Y-%m-%d %H:%M UTC")},
+    )
     return ScheduledDeletion(when, delete_notes)
 
 
