@@ -215,9 +215,10 @@ class Settings(BaseSettings):
     email_max_attempts: int = Field(default=8, ge=1)
     email_retry_base_seconds: float = Field(default=30.0, gt=0)
     email_poll_seconds: float = Field(default=2.0, gt=0)
-    # Daily digests: the scheduler's round, and the UTC hour from which a day's digest goes.
+    # Daily digests: the scheduler's round, and the hour of each user's day (in their time
+    # zone, UTC when they set none) at which their digest goes.
     digest_interval_seconds: float = Field(default=300.0, gt=0)
-    digest_hour_utc: int = Field(default=8, ge=0, le=23)
+    digest_hour: int = Field(default=8, ge=0, le=23)
     # Links in account emails: lifetime of a password-reset and an email-change link, and
     # password-reset requests per address and per client IP in a period.
     password_reset_ttl_seconds: int = Field(default=3600, ge=60)

@@ -30,6 +30,7 @@ from notes_bff.models import DOCUMENT_MODELS
 from notes_bff.server import create_app
 from tests import redis_topologies
 from tests.js_packages import JS_DIR, installed_node
+from tests.mail import Mailbox
 
 JWT_SECRET = "test-secret-" + "x" * 40
 _counter = itertools.count()
@@ -345,3 +346,25 @@ def other_app(
 def api_module(app_client: TestClient) -> Api:  # type: ignore[type-arg]
     """The same client, for module-scoped data fixtures."""
     return Api(app_client)
+
+
+@pytest.fixture(scope="module")
+def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
+    """An SMTP server (the embedded aiosmtpd) whose messages a test can read."""
+    box = Mailbox.create(tmp_path_factory.mktemp("mail"))
+    box.server.start()
+    yield box
+    box.server.stop()
+
+
+@pytest.fixture(scope="module")
+async def mail_api(
+    app_client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+    mailbox: Mailbox,
+) -> AsyncIterator[Api]:
+    """An application that sends its emails to ``mailbox``."""
+    async with another_app(
+        app_client, settings, **mailbox.settings, password_reset_requests_per_ip=10_000
+    ) as api:
+        yield api

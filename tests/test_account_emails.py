@@ -4,19 +4,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from beanie import PydanticObjectId
 
-from notes_bff.config import Settings
 from notes_bff.models import AccountToken, TokenPurpose
 from notes_bff.models.clock import now
 from notes_bff.services.account_tokens import INVALID_LINK
-from tests.conftest import Api, another_app
+from tests.conftest import Api
 from tests.mail import Mailbox, link_token, text_of
 from tests.ws import TRANSPORT_WS, Closed, GraphQLSocket
 
@@ -33,27 +30,6 @@ ME = "{ me { id email } }"
 PASSWORD = "correct horse"
 RESET_PATH = "/settings/reset-password"
 CONFIRM_PATH = "/settings/confirm-email"
-
-
-@pytest.fixture(scope="module")
-def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
-    box = Mailbox.create(tmp_path_factory.mktemp("mail"))
-    box.server.start()
-    yield box
-    box.server.stop()
-
-
-@pytest.fixture(scope="module")
-async def mail_api(
-    app_client: TestClient,  # type: ignore[type-arg]
-    settings: Settings,
-    mailbox: Mailbox,
-) -> AsyncIterator[Api]:
-    """An application that sends its emails to ``mailbox``."""
-    async with another_app(
-        app_client, settings, **mailbox.settings, password_reset_requests_per_ip=10_000
-    ) as api:
-        yield api
 
 
 async def _close_code(live: GraphQLSocket, op: str) -> int | None:

@@ -4,12 +4,9 @@ email (a real SMTP server), the one-click unsubscribe link, and the daily digest
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestClient
 from beanie import PydanticObjectId
 
 from notes_bff.config import Settings
@@ -17,7 +14,7 @@ from notes_bff.keys import METRICS, REALTIME, REDIS
 from notes_bff.models import OutboxEmail
 from notes_bff.services.digest import DigestScheduler
 from notes_bff.services.due_soon import DueSoonScheduler
-from tests.conftest import Api, another_app
+from tests.conftest import Api
 from tests.mail import Mailbox, html_of, text_of
 from tests.ws import TRANSPORT_WS, GraphQLSocket
 
@@ -30,25 +27,6 @@ UPDATE = (
 )
 NOTIFICATIONS = "{ notifications(first: 20) { edges { node { kind message } } } }"
 KINDS = ["MENTION", "ASSIGNED", "DUE_SOON", "MEMBER_ADDED"]
-
-
-@pytest.fixture(scope="module")
-def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
-    box = Mailbox.create(tmp_path_factory.mktemp("mail"))
-    box.server.start()
-    yield box
-    box.server.stop()
-
-
-@pytest.fixture(scope="module")
-async def mail_api(
-    app_client: TestClient,  # type: ignore[type-arg]
-    settings: Settings,
-    mailbox: Mailbox,
-) -> AsyncIterator[Api]:
-    """An application that sends its emails to ``mailbox``."""
-    async with another_app(app_client, settings, **mailbox.settings) as api:
-        yield api
 
 
 async def _kinds_in_app(api: Api, user: dict[str, Any]) -> list[str]:
@@ -187,14 +165,16 @@ async def test_the_daily_digest_replaces_emails_with_one_a_day(
     assert await _emailed_kinds(member) == []  # nothing at once
 
     app = mail_api.client.server.app
-    digest_settings = settings.model_copy(update={"digest_hour_utc": 0})
-    scheduler = DigestScheduler(app[REDIS], app[METRICS], digest_settings)
-    assert await scheduler.scan() == 1
+    scheduler = DigestScheduler(app[REDIS], app[METRICS], settings)
+    assert await scheduler.scan() == 0  # not before the digest hour of the member's day
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    tomorrow = hour + timedelta(days=1, hours=1)  # past the next 08:00 UTC, whenever now is
+    assert await scheduler.scan(at=tomorrow) == 1
     (digest,) = await mailbox.wait(member["email"])
     assert digest["Subject"] == "Your daily digest: 2 notifications"
     assert "For the digest" in text_of(digest)
     assert "/email/unsubscribe?token=" in digest["List-Unsubscribe"]
-    assert await scheduler.scan() == 0  # one a day
+    assert await scheduler.scan(at=tomorrow) == 0  # one a day
 
 
 async def test_the_due_soon_scheduler_respects_preferences(

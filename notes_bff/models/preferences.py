@@ -20,7 +20,8 @@ class NotificationPreferences(Document):
     """One user's preferences; a user without a document has :meth:`defaults`.
 
     ``digest_since`` is where the next daily digest starts (set when the digest is turned on
-    and when one is sent); ``digest_day`` (``YYYY-MM-DD``) is the last day one was claimed.
+    and when one is sent); ``digest_due_at`` is when it goes (the digest hour of the user's
+    time zone), moved a day on when it is claimed.
     """
 
     user_id: PydanticObjectId
@@ -28,13 +29,15 @@ class NotificationPreferences(Document):
     muted_workspace_ids: list[PydanticObjectId] = Field(default_factory=list)
     daily_digest: bool = False
     digest_since: datetime | None = None
-    digest_day: str | None = None
+    digest_due_at: datetime | None = None
 
     class Settings:
         name = "notification_preferences"
         indexes = [
             IndexModel([("user_id", ASCENDING)], name="user_unique", unique=True),
-            IndexModel([("daily_digest", ASCENDING), ("digest_day", ASCENDING)], name="digest"),
+            IndexModel(
+                [("daily_digest", ASCENDING), ("digest_due_at", ASCENDING)], name="digest_due"
+            ),
         ]
 
     @classmethod

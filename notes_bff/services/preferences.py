@@ -12,6 +12,7 @@ from notes_bff.email.unsubscribe import DIGEST_TOPIC
 from notes_bff.errors import NotFound
 from notes_bff.models import NotificationKind, NotificationPreferences, Workspace
 from notes_bff.services.actor import Actor
+from notes_bff.services.digest import next_digest_at, zone_of_user
 from notes_bff.validation import object_ids
 
 MUTED_MAX = 500
@@ -83,7 +84,11 @@ async def update_preferences(actor: Actor, changes: PreferenceChanges) -> Notifi
     if changes.daily_digest is not None:
         updates["daily_digest"] = changes.daily_digest
         if changes.daily_digest and not (await my_preferences(actor)).daily_digest:
-            updates["digest_since"] = actor.clock()
+            moment = actor.clock()
+            user = await actor.loaders.user_by_id.load_document(viewer)
+            zone = zone_of_user(user)
+            updates["digest_since"] = moment
+            updates["digest_due_at"] = next_digest_at(moment, zone, actor.settings.digest_hour)
     await _save(viewer, updates)
     return await my_preferences(actor)
 
