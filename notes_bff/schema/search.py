@@ -14,7 +14,7 @@ from notes_bff.schema.pagination import PageInfo
 from notes_bff.search.highlight import highlight
 from notes_bff.search.query import ParsedQuery
 from notes_bff.services.search import search_notes
-from notes_bff.services.suggestions import accept_suggestion, zone_of
+from notes_bff.services.suggestions import accept_suggestion, zone_for
 
 
 @strawberry.enum(description="The text a highlight range points into.")
@@ -150,7 +150,11 @@ class SuggestionMutation:
         expected_version: int | None = None,
     ) -> AcceptSuggestionPayload:
         note, created = await accept_suggestion(
-            info.context.actor, note_id, suggestion_id, zone_of(time_zone), expected_version
+            info.context.actor,
+            note_id,
+            suggestion_id,
+            await zone_for(info.context.actor, time_zone),
+            expected_version,
         )
         return AcceptSuggestionPayload(
             note=NoteType.from_document(note),

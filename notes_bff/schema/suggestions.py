@@ -15,7 +15,7 @@ from notes_bff.schema.enums import NotePriority
 from notes_bff.schema.info import Info
 from notes_bff.schema.users import UserType, load_user
 from notes_bff.search.extract import Suggestion
-from notes_bff.services.suggestions import suggestions_of, zone_of
+from notes_bff.services.suggestions import suggestions_of, zone_for
 
 
 @strawberry.enum(description="What accepting a suggestion does.")
@@ -96,7 +96,8 @@ async def note_suggestions(
     root: HasNote, info: Info, time_zone: str | None = "UTC"
 ) -> list[NoteSuggestion]:
     """``Note.suggestions``."""
-    found = await suggestions_of(info.context.actor, root.doc, zone_of(time_zone))
+    zone = await zone_for(info.context.actor, time_zone)
+    found = await suggestions_of(info.context.actor, root.doc, zone)
     return [NoteSuggestion.of(s) for s in found]
 
 
@@ -106,7 +107,7 @@ SUGGESTIONS_FIELD = strawberry.field(
         "Due dates, tasks, priorities, assignees (@mentions of members) and tags the text "
         "suggests, most certain rules only. Relative dates resolve against the note's last "
         "edit in `timeZone` (an IANA name such as Europe/Paris; the browser's "
-        "Intl.DateTimeFormat().resolvedOptions().timeZone), at the end of the day unless a "
-        "time is written."
+        "Intl.DateTimeFormat().resolvedOptions().timeZone; null: the viewer's profile time "
+        "zone), at the end of the day unless a time is written."
     ),
 )

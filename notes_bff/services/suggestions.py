@@ -14,6 +14,7 @@ from notes_bff.search.extract import Member, NoteText, Suggestion, SuggestionKin
 from notes_bff.services import note_writes
 from notes_bff.services.access import visible_note
 from notes_bff.services.actor import Actor
+from notes_bff.services.digest import zone_of_user
 from notes_bff.services.note_writes import NoteChanges
 from notes_bff.validation import TITLE_LENGTH
 
@@ -24,6 +25,15 @@ def zone_of(name: str | None) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise BadInput("timeZone", "timeZone is not an IANA time zone name.") from exc
+
+
+async def zone_for(actor: Actor, name: str | None) -> ZoneInfo:
+    """The zone a client names, or (``timeZone: null``) the viewer's profile time zone."""
+    if name is not None:
+        return zone_of(name)
+    viewer = actor.viewer_id
+    user = await actor.loaders.user_by_id.load_document(viewer) if viewer else None
+    return zone_of_user(user)
 
 
 async def suggestions_of(actor: Actor, note: Note, zone: ZoneInfo) -> list[Suggestion]:

@@ -242,3 +242,21 @@ async def test_accepting_suggestions(api: Api) -> None:
         ACCEPT, {"id": note["id"], "s": found["TASK"]["id"]}, token=stranger["token"]
     )
     assert hidden.codes == ["NOT_FOUND"]
+
+
+async def test_a_null_time_zone_means_the_viewers_own(api: Api) -> None:
+    owner = await api.sign_up("Owner")
+    await api.ok(
+        'mutation { updateProfile(input: {timeZone: "Asia/Tokyo"}) { id } }',
+        token=owner["token"],
+    )
+    ws = await api.workspace(owner)
+    note = await api.note(owner, ws, title="Call", content="Bank report due tomorrow at 5pm")
+
+    async def due(zone: str | None) -> str:
+        data = await api.ok(SUGGEST, {"id": note["id"], "tz": zone}, token=owner["token"])
+        (found,) = [s for s in data["note"]["suggestions"] if s["kind"] == "DUE_DATE"]
+        return str(found["dueDate"])
+
+    assert await due(None) == await due("Asia/Tokyo")
+    assert await due(None) != await due("UTC")
