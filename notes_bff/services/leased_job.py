@@ -1,5 +1,8 @@
 """A job that every process runs and one process at a time does: each round, only the
-holder of a Redis lease (SET NX with expiry, a little shorter than a round) works."""
+holder of a Redis lease (SET NX with expiry, a little shorter than a round) works, and it
+gives the lease back when done (so a process with a shorter round, or the next round, is
+never locked out by a long lease). The work must be safe to repeat: it claims what it does
+atomically, and a process that dies mid-round leaves the rest to the next."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from notes_bff.redis_guard import RedisGuard
 
 log = structlog.get_logger("notes_bff.scheduler")
 LOCK_PREFIX = "notes-bff:lock:"
+# Delete the lease only if this process still holds it.
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 
 
 class LeasedJob:
@@ -57,3 +62,4 @@ class LeasedJob:
                     log.exception(f"{self.name}_scan_failed")
                 else:
                     self.guard.metrics.background_success.labels(self.name).set(time.time())
+                await self.guard.call(lambda: self.redis.eval(_RELEASE, 1, key, self._owner))

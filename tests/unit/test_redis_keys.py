@@ -37,6 +37,7 @@ MULTI_KEY = {
 }  # fmt: skip
 # ...and those that do with more than one key argument.
 VARIADIC = {"delete", "unlink", "exists", "touch"}
+_REDIS_RECEIVER = re.compile(r"redis|pipe|client", re.IGNORECASE)
 _CALL = re.compile(r"redis\.call\(\s*'(\w+)'\s*(?:,\s*([^,)]+))?")
 
 
@@ -88,6 +89,12 @@ def _transaction(with_item: ast.withitem) -> str | None:
     return with_item.optional_vars.id
 
 
+def _on_redis(func: ast.expr) -> bool:
+    """Whether a call's receiver is a Redis client or pipeline (``self.redis``, ``pipe``…),
+    not a file path's ``rename`` or ``unlink``."""
+    return isinstance(func, ast.Attribute) and bool(_REDIS_RECEIVER.search(ast.unparse(func.value)))
+
+
 def _sites() -> Iterator[Site]:
     for module, tree in _modules():
         for function, node in _functions(tree):
@@ -96,7 +103,7 @@ def _sites() -> Iterator[Site]:
                 for keyword in node.keywords:
                     if keyword.arg == "keys":  # a script
                         yield Site(where, [keyword.value], function, module)
-                name = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+                name = node.func.attr if _on_redis(node.func) else ""
                 if name in MULTI_KEY or (name in VARIADIC and len(node.args) > 1):
                     yield Site(where, list(node.args), function, module)
             if isinstance(node, ast.AsyncWith | ast.With):
