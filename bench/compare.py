@@ -1,7 +1,7 @@
 """Benchmark: notes-bff (P) side by side with a naive Strawberry server (N), Ariadne with
 dataloaders (A) and a hand-written handler (L), on the same data and the same databases.
 
-    PYTHONPATH=$PWD .venv/bin/python -m bench.compare [--rounds 3] [--seconds 5] [--workers 1,2]
+    .venv/bin/python -m bench.compare [--rounds 3] [--seconds 5]  (make bench-compare)
 
 Starts one embedded SecantusDB and valkey, seeds them (``notes-bff seed``), checks that every
 contender answers every workload with the same JSON as notes-bff, then per round and worker
@@ -260,8 +260,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker counts to run (1,2)")
     parser.add_argument("--notes", type=int, default=400, help="seeded notes (400)")
     parser.add_argument("--servers", default="P,N,A,L", help="servers to run (P,N,A,L)")
-    parser.add_argument("--output", type=Path, default=Path("bench/results-compare.md"))
-    parser.add_argument("--chart", type=Path, default=Path("bench/results-compare.png"))
+    parser.add_argument(
+        "--output", type=Path, default=Path("bench/results-compare.md"), help="Markdown report"
+    )
+    parser.add_argument(
+        "--chart", type=Path, default=Path("bench/results-compare.png"), help="PNG chart"
+    )
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
     args.servers = args.servers.split(",")
