@@ -48,10 +48,14 @@ from notes_bff.embedded import embedded_servers
 
 SERVERS = {
     "P": ["-m", "notes_bff", "serve"],
+    "C": ["-m", "notes_bff", "serve"],
     "N": ["-m", "bench.contenders.naive"],
     "A": ["-m", "bench.contenders.ariadne_batched"],
     "L": ["-m", "bench.contenders.limit"],
 }
+# P is notes-bff without its response cache (what the GraphQL stack itself costs); C is
+# notes-bff as shipped, the response cache on (warm after the first request of each kind).
+SERVER_ENV = {"P": {"NOTES_BFF_RESPONSE_CACHE": "false"}}
 WITHOUT_APQ = {"N"}  # the naive server has no persisted queries: n/a
 DB_NAME = "bench"
 TARGET = "{ workspaces { id viewerRole noteCount notes(first: 20) { nodes { id } } } }"
@@ -129,7 +133,8 @@ def serving(
     name: str, workers: int, env: dict[str, str]
 ) -> contextlib.AbstractContextManager[tuple[int, str]]:
     """Server ``name`` with ``workers`` workers on the databases of ``env``: (pid, url)."""
-    return server_process([sys.executable, *SERVERS[name], "--workers", str(workers)], env)
+    argv = [sys.executable, *SERVERS[name], "--workers", str(workers)]
+    return server_process(argv, env | SERVER_ENV.get(name, {}))
 
 
 async def target_of(url: str, token: str) -> Target:
@@ -259,7 +264,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (8)")
     parser.add_argument("--workers", default="1,2", help="worker counts to run (1,2)")
     parser.add_argument("--notes", type=int, default=400, help="seeded notes (400)")
-    parser.add_argument("--servers", default="P,N,A,L", help="servers to run (P,N,A,L)")
+    parser.add_argument(
+        "--servers",
+        default="P,C,N,A,L",
+        help="servers to run: P (notes-bff, response cache off), C (as shipped), N, A, L",
+    )
     parser.add_argument(
         "--output", type=Path, default=Path("bench/results-compare.md"), help="Markdown report"
     )

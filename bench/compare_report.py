@@ -15,7 +15,7 @@ HEADER = (
     "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 MODES = {"text": "full text", "apq": "APQ hash"}
-SERVERS = "PNAL"
+SERVERS = "PCNAL"
 METHOD = """\
 One embedded SecantusDB and valkey, seeded once (`notes-bff seed`: 8 users, 4 workspaces);
 every server runs against them with the same `NOTES_BFF_*` settings and the same access
@@ -25,7 +25,11 @@ load generator (8 concurrent clients) shares the 2 cores with the server and the
 so req/s and latency are bounded by SecantusDB and noisy; CPU per request is the figure to
 carry to a deployment.
 
-- **P**: `notes-bff serve` as shipped (rate limits in Redis, rendering processes, metrics).
+- **P**: `notes-bff serve` with its response cache off (`NOTES_BFF_RESPONSE_CACHE=false`):
+  rate limits in Redis, rendering processes, metrics; what the GraphQL stack itself costs.
+- **C**: `notes-bff serve` as shipped, the response cache on (docs/response-cache.md): after
+  the first request of a kind, answers come from the worker's memory, checked against Redis
+  (the 90/10 mix's writes invalidate what they change).
 - **N**: `bench/contenders/naive.py`, Strawberry code-first types and its stock aiohttp view;
   every resolver queries MongoDB for its own field; no persisted queries (APQ rows: n/a).
 - **A**: `bench/contenders/ariadne_batched.py`, Ariadne from `schema.graphql`, users and
@@ -44,7 +48,8 @@ commandstats`), per request.
 """
 RATIO_HEADER = (
     "| workload | request | workers | server CPU P÷N | P÷A | P÷L | req/s P÷N | P÷A | P÷L "
-    "| MongoDB commands P÷L |\n|---|---|---|---|---|---|---|---|---|---|"
+    "| MongoDB commands P÷L | server CPU C÷L | req/s C÷L |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -94,8 +99,9 @@ def _ratio(
     key: tuple[str, str, int],
     other: str,
     figure: str,
+    mine_name: str = "P",
 ) -> str:
-    mine, theirs = table.get((*key, "P")), table.get((*key, other))
+    mine, theirs = table.get((*key, mine_name)), table.get((*key, other))
     if mine is None or theirs is None or not getattr(theirs, figure):
         return "n/a"
     return f"{getattr(mine, figure) / getattr(theirs, figure):.2f}"
@@ -120,12 +126,13 @@ def markdown(samples: list[Sample], command: str) -> str:
         cells = [_ratio(table, key, o, "cpu_ms") for o in "NAL"]
         cells += [_ratio(table, key, o, "rps") for o in "NAL"]
         cells.append(_ratio(table, key, "L", "mongo_commands"))
+        cells += [_ratio(table, key, "L", f, "C") for f in ("cpu_ms", "rps")]
         ratios.append(f"| {key[0]} | {MODES[key[1]]} | {key[2]} | " + " | ".join(cells) + " |")
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
-            "## Side by side: notes-bff (P), naive Strawberry (N), Ariadne + dataloaders (A), "
-            "hand-written limit (L)",
+            "## Side by side: notes-bff without (P) and with (C) its response cache, naive "
+            "Strawberry (N), Ariadne + dataloaders (A), hand-written limit (L)",
             "",
             METHOD,
             f"Run of {when}: `{command}` ({rounds} rounds; medians).",

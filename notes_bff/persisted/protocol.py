@@ -123,7 +123,7 @@ async def resolve(
             "`notes-bff persisted-queries push`.",
         )
     if digest is None:
-        return Resolved(query)
+        return Resolved(query, store.text(query) if query is not None else None)
     if query is None:
         cached = await store.automatic(digest)
         if cached is None:

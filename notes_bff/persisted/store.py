@@ -83,6 +83,11 @@ class DocumentStore:
         self._lru: LRUCache[str, CachedDocument] = LRUCache(
             maxsize=lru_bytes, getsizeof=lambda entry: entry.weight
         )
+        # Documents sent as text, parsed and validated once too: apart from the persisted
+        # ones, so that clients sending many distinct texts never evict those.
+        self._texts: LRUCache[str, CachedDocument] = LRUCache(
+            maxsize=lru_bytes, getsizeof=lambda entry: entry.weight
+        )
         self.registrations = RateLimiter(
             redis, self.guard, "apq-bytes", register_bytes, ttl_seconds, fallback
         )
@@ -90,13 +95,24 @@ class DocumentStore:
     def _count(self, event: str) -> None:
         self.metrics.persisted_queries.labels(event).inc()
 
-    def _remember(self, digest: str, entry: CachedDocument) -> CachedDocument:
-        if entry.weight > self._lru.maxsize:
+    def _remember(
+        self, digest: str, entry: CachedDocument, lru: LRUCache[str, CachedDocument] | None = None
+    ) -> CachedDocument:
+        lru = self._lru if lru is None else lru
+        if entry.weight > lru.maxsize:
             return entry  # larger than the whole cache: used once, not kept
-        while len(self._lru) >= self.lru_size and digest not in self._lru:
-            self._lru.popitem()
-        self._lru[digest] = entry
+        while len(lru) >= self.lru_size and digest not in lru:
+            lru.popitem()
+        lru[digest] = entry
         return entry
+
+    def text(self, query: str) -> CachedDocument:
+        """A document sent as text: the one parsed (and validated) before, if still kept."""
+        digest = sha256_hex(query)
+        entry = self._texts.get(digest)
+        if entry is not None and entry.text == query:
+            return entry
+        return self._remember(digest, CachedDocument(text=query, trusted=False), self._texts)
 
     async def automatic(self, digest: str) -> CachedDocument | None:
         """An APQ document: this process's LRU, else Redis."""
