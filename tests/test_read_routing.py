@@ -164,6 +164,7 @@ async def test_a_token_makes_the_next_list_reads_wait_for_the_write(
     commands.seen.clear()
     again = await app.gql(NOTES, {"w": ws}, token=owner["token"], headers={HEADER: token})
     assert again.status == 200 and "X-Cache" not in again.headers  # past the response cache
+    assert HEADER not in again.headers  # only writes issue tokens
     reads = commands.started_on(stale_server.port, "find")
     assert reads
     waited = [c["readConcern"]["afterClusterTime"] for c in reads if "readConcern" in c]
