@@ -91,12 +91,13 @@ async def test_the_hot_operations_send_only_targeted_notes_commands(
         await app.ok(
             "query($id: ID!) { note(id: $id) { id } }", {"id": ids[0]}, token=owner["token"]
         )
-        await app.ok(
+        update = (
             'mutation($id: ID!) { updateNote(id: $id, input: {title: "x"}, expectedVersion: 1) '
-            "{ version } }",
-            {"id": ids[0]},
-            token=owner["token"],
+            "{ version } }"
         )
+        await app.ok(update, {"id": ids[0]}, token=owner["token"])
+        stale = await app.gql(update, {"id": ids[0]}, token=owner["token"])
+        assert stale.codes == ["CONFLICT"]
         await app.ok(
             "mutation($ids: [ID!]!) { bulkUpdateNotes(ids: $ids, input: {isPinned: false}) "
             "{ succeededIds } }",

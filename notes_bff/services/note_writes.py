@@ -168,7 +168,7 @@ async def update_note(
         return_document=ReturnDocument.AFTER,
     )
     if raw_after is None:
-        if await Note.get(before.id) is not None:
+        if await Note.find_one(targeted([before])) is not None:
             raise Conflict(
                 f"The note changed since version {expected_version or before.version}; "
                 "reload and retry.",
@@ -185,7 +185,7 @@ async def update_note(
 
 async def _reloaded(note: Note) -> Note:
     """The note as stored now."""
-    found = await Note.get(note.id)
+    found = await Note.find_one(targeted([note]))
     if found is None:
         raise NotFound("No such note.")
     return found
