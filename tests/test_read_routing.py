@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bson import Timestamp
+from bson import ObjectId, Timestamp
 from pymongo import AsyncMongoClient, IndexModel, monitoring
 
 from notes_bff.auth.consistency import decode_token, token_key
@@ -26,6 +26,7 @@ COPIED = ("users", "workspaces", "notes", "notifications")
 NOTE = "query($id: ID!) { note(id: $id) { title } }"
 NOTES = "query($w: ID) { notes(workspaceId: $w) { totalCount edges { node { id title } } } }"
 STATS = "{ dashboard { stats { totalNotes } } }"
+INBOX = "{ notifications { totalCount unreadCount } }"
 RENAME = "mutation($id: ID!, $t: String!) { updateNote(id: $id, input: {title: $t}) { title } }"
 INDEX_OPTIONS = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression")
 
@@ -57,6 +58,15 @@ def stale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedP
     server.start()
     yield server
     server.stop()
+
+
+async def _count_on_primary(settings: Settings, collection: str, flt: dict[str, Any]) -> int:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_uri)
+    try:
+        ids = {k: ObjectId(v) for k, v in flt.items()}
+        return await client[settings.mongodb_db][collection].count_documents(ids)
+    finally:
+        await client.close()
 
 
 def _options(index: dict[str, Any]) -> dict[str, Any]:
@@ -114,9 +124,14 @@ async def test_authorization_and_by_id_reads_are_fresh_while_lists_may_be_stale(
     note = await api.note(owner, ws, title="before")
     await copy_to_stale(settings, stale_server)
 
-    await api.ok(RENAME, {"id": note["id"], "t": "after"}, token=owner["token"])
+    await api.add(owner, ws, joiner, "EDITOR")
+    await api.ok(
+        'mutation($id: ID!, $u: ID!) { updateNote(id: $id, input: {title: "after", '
+        "assigneeIds: [$u]}) { title } }",
+        {"id": note["id"], "u": joiner["id"]},
+        token=owner["token"],
+    )
     await api.note(owner, ws, title="second")
-    await api.add(owner, ws, joiner, "VIEWER")
     await api.ok(
         "mutation($w: ID!, $u: ID!) { removeMember(workspaceId: $w, userId: $u) }",
         {"w": ws, "u": leaver["id"]},
@@ -137,9 +152,13 @@ async def test_authorization_and_by_id_reads_are_fresh_while_lists_may_be_stale(
     assert page["totalCount"] == 1
     stats = await app.ok(STATS, token=joiner["token"])
     assert stats["dashboard"]["stats"]["totalNotes"] == 1
-    assert commands.started_on(stale_server.port, "find")
+    # So do notification lists: the joiner's two (added, assigned) are not in the copy yet.
+    inbox = await app.ok(INBOX, token=joiner["token"])
+    assert inbox["notifications"] == {"totalCount": 0, "unreadCount": 0}
+    assert await _count_on_primary(settings, "notifications", {"user_id": joiner["id"]}) == 2
+    routed_reads = {c["find"] for c in commands.started_on(stale_server.port, "find")}
+    assert routed_reads == {"notes", "notifications"}
     assert commands.started_on(stale_server.port, "aggregate")
-    assert not [c for c in commands.started_on(stale_server.port, "find") if c["find"] != "notes"]
 
 
 async def test_a_token_makes_the_next_list_reads_wait_for_the_write(
