@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import structlog
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from notes_bff.errors import MONGO_OUTAGES
 from notes_bff.execution.context import Context
 from notes_bff.models.read_routing import reading_after
+
+log = structlog.get_logger("notes_bff.consistency")
 
 
 class ConsistencyTokenExtension(SchemaExtension):
     """A query's list reads observe the point its caller sent; a mutation ends by giving the
     transport a token for the point its writes reached (even after an error: a mutation of
-    several root fields may have written some)."""
+    several root fields may have written some). Without MongoDB's answer, the mutation still
+    answers, with no token (its author's next lists may then lag behind their writes)."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
@@ -24,7 +29,12 @@ class ConsistencyTokenExtension(SchemaExtension):
             return
         with reading_after(context.read_after):
             yield
-        if ctx.operation_type is OperationType.MUTATION:
+        if ctx.operation_type is not OperationType.MUTATION:
+            return
+        try:
             token = await context.consistency.after_write()
-            if token is not None:
-                context.consistency_token_issued(token)
+        except MONGO_OUTAGES as exc:
+            log.warning("consistency_token_not_issued", error=str(exc)[:200])
+            return
+        if token is not None:
+            context.consistency_token_issued(token)
