@@ -218,3 +218,27 @@ async def test_without_routing_no_token_is_issued_or_read(api: Api) -> None:
     assert HEADER not in renamed.headers
     listing = await api.gql(NOTES, {"w": ws}, token=owner["token"], headers={HEADER: "junk"})
     assert listing.status == 200 and not listing.errors
+
+
+async def test_a_secondary_read_preference_on_the_deployment_itself(
+    other_app: Callable[..., AbstractAsyncContextManager[Api]],
+) -> None:
+    """Without a list-read URI, list reads use the primary's client with the list read
+    preference; a token makes them wait for the write, for at most the MongoDB timeout."""
+    commands = Commands()
+    async with other_app(
+        mongo_listeners=[commands],
+        mongodb_list_read_preference="secondaryPreferred",
+        mongodb_max_staleness_seconds=90,
+    ) as app:
+        owner = await app.sign_up()
+        ws = await app.workspace(owner)
+        note = await app.note(owner, ws, title="before")
+        renamed = await app.gql(RENAME, {"id": note["id"], "t": "after"}, token=owner["token"])
+        token = renamed.headers[HEADER]
+        commands.seen.clear()
+        page = await app.ok(NOTES, {"w": ws}, token=owner["token"], headers={HEADER: token})
+    assert [edge["node"]["title"] for edge in page["notes"]["edges"]] == ["after"]
+    lists = [c for _, c in commands.seen if c.get("find") == "notes"]
+    assert lists
+    assert all("afterClusterTime" in c["readConcern"] and c["maxTimeMS"] <= 3000 for c in lists)
