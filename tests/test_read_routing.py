@@ -7,6 +7,7 @@ are allowed); with a consistency token, their reads ask to observe the caller's 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -20,6 +21,7 @@ from notes_bff.auth.consistency import decode_token, token_key
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess, secantus
 from tests.conftest import Api
+from tests.subscriptions_helpers import socket, team
 
 HEADER = "X-Notes-Consistency"
 COPIED = ("users", "workspaces", "notes", "notifications")
@@ -242,3 +244,30 @@ async def test_a_secondary_read_preference_on_the_deployment_itself(
     lists = [c for _, c in commands.seen if c.get("find") == "notes"]
     assert lists
     assert all("afterClusterTime" in c["readConcern"] and c["maxTimeMS"] <= 3000 for c in lists)
+
+
+LIVE = (
+    "subscription($w: ID!) { workspaceEvents(workspaceId: $w) "
+    "{ kind note { title workspace { noteCount } } } }"
+)
+
+
+async def test_an_event_renders_after_its_write_even_its_list_fields(
+    api: Api,
+    routed: tuple[Api, Commands],
+    settings: Settings,
+    stale_server: EmbeddedProcess,
+) -> None:
+    app, _ = routed
+    owner, ws = await team(api)
+    await api.note(owner, ws, title="before")
+    await copy_to_stale(settings, stale_server)
+    async with socket(app, owner["token"]) as live:
+        op = await live.subscribe(LIVE, {"w": ws})
+        await asyncio.sleep(0.2)  # the subscription is registered once the first await runs
+        await api.note(owner, ws, title="second")
+        event = (await live.next(op))["data"]["workspaceEvents"]
+    assert event == {"kind": "CREATED", "note": {"title": "second", "workspace": {"noteCount": 2}}}
+    # A query's count is a list read: the stale copy's.
+    count = "query($w: ID!) { workspace(id: $w) { noteCount } }"
+    assert (await app.ok(count, {"w": ws}, token=owner["token"]))["workspace"]["noteCount"] == 1

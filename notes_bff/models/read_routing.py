@@ -45,6 +45,7 @@ class ListReadRoute(Protocol):
 _installed: list[ListReadRoute] = []
 _routing: ContextVar[ListReadRoute | None] = ContextVar("list_read_route", default=None)
 _after: ContextVar[ReadAfter | None] = ContextVar("read_after", default=None)
+_on_primary: ContextVar[bool] = ContextVar("on_primary", default=False)
 
 
 @contextmanager
@@ -68,11 +69,22 @@ def reading_after(after: ReadAfter | None) -> Iterator[None]:
         _after.reset(token)
 
 
+@contextmanager
+def on_primary() -> Iterator[None]:
+    """Every read of this block (and of the tasks it starts) is on the primary, list reads
+    too: what renders a write's consequence (a subscription event) reads after that write."""
+    token = _on_primary.set(True)
+    try:
+        yield
+    finally:
+        _on_primary.reset(token)
+
+
 @asynccontextmanager
 async def list_reads() -> AsyncIterator[AsyncClientSession | None]:
     """Route the reads of this block as list reads; yields the session to pass to them (a
     causal one when the request carries a :class:`ReadAfter`, else None)."""
-    route = _installed[-1] if _installed else None
+    route = _installed[-1] if _installed and not _on_primary.get() else None
     if route is None:
         yield None
         return

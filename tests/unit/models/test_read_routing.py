@@ -13,6 +13,7 @@ from notes_bff.models.read_routing import (
     RoutedReads,
     installed,
     list_reads,
+    on_primary,
     reading_after,
 )
 
@@ -83,3 +84,12 @@ async def test_the_route_installed_before_comes_back() -> None:
                 assert Doc.get_pymongo_collection() == "second"
         async with list_reads():
             assert Doc.get_pymongo_collection() == "replica of primary"
+
+
+async def test_what_renders_a_write_reads_on_the_primary() -> None:
+    route = Route()
+    with installed(route), reading_after(AFTER), on_primary():
+        async with list_reads() as session:
+            assert Doc.get_pymongo_collection() == "primary"
+            assert session is None
+    assert route.sessions == []
