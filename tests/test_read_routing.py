@@ -175,6 +175,13 @@ async def test_a_token_makes_the_next_list_reads_wait_for_the_write(
     note = await api.note(owner, ws, title="before")
     await copy_to_stale(settings, stale_server)
 
+    # A mutation's answer follows its writes, list fields included.
+    created = await app.ok(
+        "mutation($i: CreateNoteInput!) { createNote(input: $i) { workspace { noteCount } } }",
+        {"i": {"workspaceId": ws, "title": "second"}},
+        token=owner["token"],
+    )
+    assert created["createNote"]["workspace"]["noteCount"] == 2
     commands.write_times.clear()
     renamed = await app.gql(RENAME, {"id": note["id"], "t": "after"}, token=owner["token"])
     assert renamed.data == {"updateNote": {"title": "after"}}
