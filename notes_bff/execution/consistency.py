@@ -1,4 +1,5 @@
-"""Consistency tokens after mutations (docs/scaling.md, "Reading your own writes")."""
+"""Read routing per operation (a query's list reads observe the token its caller sent, a
+mutation reads on the primary) and consistency tokens after mutations (docs/scaling.md)."""
 
 from __future__ import annotations
 
