@@ -43,6 +43,20 @@ class RateLimitFallback(StrEnum):
     CLOSED = "closed"
 
 
+class ReadPreferenceMode(StrEnum):
+    """``NOTES_BFF_MONGODB_LIST_READ_PREFERENCE``: MongoDB's read preference modes."""
+
+    PRIMARY = "primary"
+    PRIMARY_PREFERRED = "primaryPreferred"
+    SECONDARY_PREFERRED = "secondaryPreferred"
+    SECONDARY = "secondary"
+    NEAREST = "nearest"
+
+
+# MongoDB's smallest maxStalenessSeconds (the heartbeat frequency plus idle write period).
+MIN_MAX_STALENESS_SECONDS = 90
+
+
 class SmtpSecurity(StrEnum):
     """``NOTES_BFF_SMTP_SECURITY``: how the SMTP connection is protected."""
 
@@ -143,6 +157,16 @@ class Settings(BaseSettings):
     markdown_timeout_seconds: float = Field(default=2.0, gt=0)
     markdown_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     mongodb_timeout_ms: int = Field(default=5000, ge=100)
+    # Read routing and write concern (docs/scaling.md). List reads (note pages, dashboard,
+    # counts, notification lists) follow LIST_READ_PREFERENCE, at most MAX_STALENESS_SECONDS
+    # behind and on members with one of READ_TAGS' tag sets (`dc:east,rack:1;dc:west`: sets
+    # separated by `;`, tried in order); every other read is on the primary. LIST_READ_URI
+    # sends list reads to another deployment (an analytics replica; the tests' stale copy).
+    mongodb_list_read_preference: ReadPreferenceMode = ReadPreferenceMode.PRIMARY
+    mongodb_max_staleness_seconds: int | None = Field(default=None, ge=MIN_MAX_STALENESS_SECONDS)
+    mongodb_read_tags: Annotated[list[dict[str, str]], NoDecode] = Field(default_factory=list)
+    mongodb_list_read_uri: str | None = None
+    mongodb_write_concern: str = Field(default="majority", pattern=r"^(majority|[0-9]{1,2})$")
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
@@ -256,6 +280,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{address!r} is not host:port")
         return value
 
+    @field_validator("mongodb_read_tags", mode="before")
+    @classmethod
+    def _tag_sets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [_tag_set(part) for part in value.split(";") if part.strip()]
+        return value
+
     @field_validator("graphiql_assets_url")
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
@@ -323,6 +354,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _secondaries_for_list_reads(self) -> Settings:
+        routed = self.mongodb_max_staleness_seconds is not None or self.mongodb_read_tags
+        if routed and self.mongodb_list_read_preference is ReadPreferenceMode.PRIMARY:
+            raise ValueError(
+                "NOTES_BFF_MONGODB_MAX_STALENESS_SECONDS and _READ_TAGS choose secondaries: "
+                "set NOTES_BFF_MONGODB_LIST_READ_PREFERENCE to a mode other than primary"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_real_services(self) -> Settings:
         if self.env is Environment.PRODUCTION:
             missing = [
@@ -345,6 +386,14 @@ class Settings(BaseSettings):
     def redis_configured(self) -> bool:
         """Whether a Redis topology is configured (else the CLI starts an embedded server)."""
         return bool(self.redis_url or self.redis_cluster_nodes or self.redis_sentinels)
+
+    @property
+    def list_reads_routed(self) -> bool:
+        """Whether list reads may leave the primary (a secondary read preference, or a
+        list-read deployment)."""
+        return self.mongodb_list_read_uri is not None or (
+            self.mongodb_list_read_preference is not ReadPreferenceMode.PRIMARY
+        )
 
     @property
     def is_production(self) -> bool:
@@ -378,3 +427,14 @@ class Settings(BaseSettings):
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+
+def _tag_set(text: str) -> dict[str, str]:
+    """``dc:east,rack:1`` as ``{"dc": "east", "rack": "1"}``."""
+    tags: dict[str, str] = {}
+    for pair in text.split(","):
+        name, sep, value = pair.strip().partition(":")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"{pair.strip()!r} is not name:value")
+        tags[name.strip()] = value.strip()
+    return tags

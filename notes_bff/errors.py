@@ -8,13 +8,16 @@ from beanie.exceptions import CollectionWasNotInitialized
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
+    ExecutionTimeout,
     NetworkTimeout,
     ServerSelectionTimeoutError,
 )
 
-# Exceptions that mean "MongoDB did not answer" (or has not answered yet since start-up).
+# Exceptions that mean "MongoDB did not answer" (or has not answered yet since start-up, or
+# not in time: a secondary waiting for a consistency token beyond ``maxTimeMS``).
 MONGO_OUTAGES = (
     ServerSelectionTimeoutError,
+    ExecutionTimeout,
     AutoReconnect,
     NetworkTimeout,
     ConnectionFailure,

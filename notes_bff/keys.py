@@ -8,6 +8,7 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from notes_bff.auth.consistency import ConsistencyTokens
 from notes_bff.auth.passwords import Passwords
 from notes_bff.auth.sessions import SessionService
 from notes_bff.collab.service import Collaboration
@@ -21,6 +22,8 @@ from notes_bff.response_cache.store import ResponseCache
 SETTINGS = web.AppKey("settings", Settings)
 MONGO = web.AppKey("mongo", AsyncMongoClient)
 MONGO_READY = web.AppKey("mongo_ready", asyncio.Event)
+# Consistency tokens (set only while list reads may leave the primary).
+CONSISTENCY = web.AppKey("consistency", ConsistencyTokens)
 REDIS = web.AppKey("redis", Redis)
 SESSIONS = web.AppKey("sessions", SessionService)
 PASSWORDS = web.AppKey("passwords", Passwords)

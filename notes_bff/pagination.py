@@ -19,6 +19,7 @@ from beanie.odm.enums import SortDirection
 from bson import ObjectId
 
 from notes_bff.errors import BadInput
+from notes_bff.models.read_routing import list_reads
 from notes_bff.validation import page_size
 
 SortSpec = Sequence[tuple[str, int]]
@@ -106,20 +107,23 @@ async def keyset_page(
 ) -> Page[D]:
     """The ``first`` documents of ``flt`` after the ``after`` cursor, in order ``spec``.
 
-    ``hint`` names the index built for this query shape (see ``docs/decisions.md``).
+    ``hint`` names the index built for this query shape (see ``docs/decisions.md``). A page
+    (and its count) is a list read (``models/read_routing.py``).
     """
     first = page_size("first", first)
     query = flt
     if after:
         query = {"$and": [flt, after_filter(spec, decode_cursor("after", after, sort_name, spec))]}
-    found = model.find(query, hint=hint).sort(beanie_sort(spec)).limit(first + 1)
-    rows: list[D] = await found.to_list()
+    async with list_reads() as session:
+        found = model.find(query, hint=hint, session=session)
+        rows: list[D] = await found.sort(beanie_sort(spec)).limit(first + 1).to_list()
     items = rows[:first]
     cursors = [
         encode_cursor(sort_name, spec, {f: _sort_value(doc, f) for f, _ in spec}) for doc in items
     ]
 
     async def count() -> int:
-        return await model.find(flt, hint=hint).count()
+        async with list_reads() as session:
+            return await model.find(flt, hint=hint, session=session).count()
 
     return Page(items, cursors, len(rows) > first, count)

@@ -14,15 +14,17 @@ from aiohttp import web
 from pymongo.monitoring import CommandListener
 
 from notes_bff import redis_client
+from notes_bff.auth.consistency import ConsistencyTokens, token_key
 from notes_bff.auth.revocation import Revocations
 from notes_bff.auth.sessions import SessionService
 from notes_bff.auth.tokens import TokenService
 from notes_bff.collab.service import Collaboration
-from notes_bff.db import init_beanie_until_ready, mongo_client
+from notes_bff.db import ListReads, init_beanie_until_ready, list_read_preference, mongo_client
 from notes_bff.email.sender import EmailSender
 from notes_bff.http.idempotency import TTL_S as IDEMPOTENCY_TTL_S
 from notes_bff.keys import (
     COLLAB,
+    CONSISTENCY,
     DOCUMENTS,
     IDEMPOTENCY_BUDGET,
     METRICS,
@@ -35,6 +37,7 @@ from notes_bff.keys import (
     SESSIONS,
     SETTINGS,
 )
+from notes_bff.models import read_routing
 from notes_bff.observability.process import process_metrics
 from notes_bff.persisted.store import DocumentStore
 from notes_bff.ratelimit import AuthLimits, RateLimiter, RateLimits
@@ -60,6 +63,7 @@ def components(mongo_listeners: Sequence[CommandListener] = ()) -> list[CleanupC
     return [
         process_metrics,
         mongo(mongo_listeners),
+        list_reads(mongo_listeners),
         redis,
         realtime,
         response_cache,
@@ -98,6 +102,30 @@ def mongo(listeners: Sequence[CommandListener] = ()) -> CleanupContext:
         await client.close()
 
     return open_mongo
+
+
+def list_reads(listeners: Sequence[CommandListener] = ()) -> CleanupContext:
+    """Where list reads go, and consistency tokens, when list reads may leave the primary
+    (a secondary read preference, or a list-read deployment); nothing otherwise."""
+
+    async def open_list_reads(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        if not settings.list_reads_routed:
+            yield
+            return
+        primary = app[MONGO]
+        uri = settings.mongodb_list_read_uri
+        client = mongo_client(settings, listeners, uri) if uri else primary
+        route = ListReads(
+            client, list_read_preference(settings), settings.mongodb_timeout_ms / 1000
+        )
+        app[CONSISTENCY] = ConsistencyTokens(token_key(settings), primary, settings.mongodb_db)
+        with read_routing.installed(route):
+            yield
+        if client is not primary:
+            await client.close()
+
+    return open_list_reads
 
 
 async def redis(app: web.Application) -> AsyncIterator[None]:

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from beanie import PydanticObjectId
 
+from notes_bff.auth.consistency import ConsistencyTokens
 from notes_bff.auth.sessions import IssuedTokens
 from notes_bff.config import Settings
 from notes_bff.loaders import Loaders
 from notes_bff.metrics import Metrics
+from notes_bff.models.read_routing import ReadAfter
 from notes_bff.ratelimit import Decision
 from notes_bff.response_cache.store import ResponseCache
 from notes_bff.services.actor import Actor
@@ -33,6 +35,10 @@ class Context:
     # The response cache (None: off), and whether this operation's answer came from it.
     response_cache: ResponseCache | None = None
     cache_status: str | None = None
+    # Consistency tokens (None: every read is on the primary), and the point the operation's
+    # list reads must observe (the caller's last write, from a token it sent).
+    consistency: ConsistencyTokens | None = None
+    read_after: ReadAfter | None = None
 
     @property
     def settings(self) -> Settings:
@@ -66,6 +72,9 @@ class Context:
 
     def signed_out(self) -> None:
         """The operation ended the current session."""
+
+    def consistency_token_issued(self, token: str) -> None:
+        """The operation wrote: ``token`` lets the caller's next operations read its writes."""
 
     def rate_decided(self, decision: Decision) -> None:
         """The operation spent (or was refused) its rate-limit points."""

@@ -36,6 +36,7 @@ from graphql.pyutils import AwaitableOrValue
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from notes_bff.execution.context import Context
+from notes_bff.models.read_routing import on_primary
 from notes_bff.observability import tracing
 from notes_bff.realtime.delivery import Delivery, current_delivery, ready
 from notes_bff.services.actor import ViewerReads, recording_viewer_reads
@@ -176,6 +177,7 @@ class _SharedEvent:
         _count(executor.context_value, rendered=True)
         attributes = {"event.kind": self.delivery.event.kind}
         with (
+            on_primary(),  # an event follows a write: its rendering reads after it
             recording_viewer_reads() as reads,
             tracing.span("graphql.subscription.render", attributes, end=False) as span,
         ):

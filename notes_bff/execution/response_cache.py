@@ -31,7 +31,14 @@ class ResponseCacheExtension(SchemaExtension):
         context = ctx.context
         cache = context.response_cache if isinstance(context, Context) else None
         scope = _caller_scope(context) if cache is not None else None
-        if cache is None or scope is None or ctx.operation_type is not OperationType.QUERY:
+        # A caller that sent a consistency token reads past the cache: an answer kept since
+        # its write may have been computed on a secondary that had not applied it yet.
+        if (
+            cache is None
+            or scope is None
+            or ctx.operation_type is not OperationType.QUERY
+            or context.read_after is not None
+        ):
             yield
             return
         key = operation_key(ctx.query or "", ctx.operation_name, ctx.variables)

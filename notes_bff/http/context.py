@@ -13,6 +13,8 @@ from notes_bff.http.cookies import REFRESH_COOKIE, clear_auth_cookies, set_auth_
 from notes_bff.ratelimit import Decision
 
 CLOSE_SLOW = 4508
+# The consistency token: sent after a mutation, sent back by the client (docs/scaling.md).
+CONSISTENCY_HEADER = "X-Notes-Consistency"
 
 
 @dataclass(kw_only=True)
@@ -45,6 +47,11 @@ class HttpContext(Context):
     def signed_out(self) -> None:
         """Expire both auth cookies."""
         clear_auth_cookies(self.response, secure=self.settings.is_production)
+
+    def consistency_token_issued(self, token: str) -> None:
+        """The ``X-Notes-Consistency`` response header (not on a websocket)."""
+        if not self.response.prepared:
+            self.response.headers[CONSISTENCY_HEADER] = token
 
     def rate_decided(self, decision: Decision) -> None:
         """``X-RateLimit-*`` headers, and ``Retry-After`` when refused (not on a websocket,

@@ -17,12 +17,12 @@ from notes_bff.http.responses import error_response
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CORS_HEADERS = (
     "Content-Type, Authorization, Apollo-Require-Preflight, X-Apollo-Operation-Name, "
-    "X-Requested-With, X-Request-Id, Idempotency-Key"
+    "X-Requested-With, X-Request-Id, Idempotency-Key, X-Notes-Consistency"
 )
 # Response headers a page of another allowed origin may read (docs/frontend.md).
 CORS_EXPOSED_HEADERS = (
     "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Request-Id, "
-    "Idempotent-Replayed, ETag, X-Cache"
+    "Idempotent-Replayed, ETag, X-Cache, X-Notes-Consistency"
 )
 # Brotli quality 4 compresses JSON answers within 5 % of quality 5 for 60 % of its CPU
 # time. Bodies from OFF_LOOP_BYTES on (0.5 ms of compression and more) are compressed in

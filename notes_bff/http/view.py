@@ -17,17 +17,19 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
+from notes_bff.auth.consistency import ConsistencyTokens
 from notes_bff.errors import AppError, BadInput, Forbidden, ServiceUnavailable
 from notes_bff.execution.errors import classify
 from notes_bff.http import graphiql
 from notes_bff.http.admission import admit
-from notes_bff.http.context import HttpContext
+from notes_bff.http.context import CONSISTENCY_HEADER, HttpContext
 from notes_bff.http.cookies import ACCESS_COOKIE, bearer_token
 from notes_bff.http.responses import error_response
 from notes_bff.http.sockets import SocketRegistry
 from notes_bff.http.ws_handlers import LegacyWSHandler, TransportWSHandler
 from notes_bff.keys import (
     COLLAB,
+    CONSISTENCY,
     MONGO_READY,
     OPERATION_TYPE,
     PASSWORDS,
@@ -39,6 +41,7 @@ from notes_bff.keys import (
     SETTINGS,
 )
 from notes_bff.metrics import Metrics
+from notes_bff.models.read_routing import ReadAfter
 from notes_bff.persisted.protocol import PersistedQueryError, operation_document
 from notes_bff.ratelimit import client_ip
 from notes_bff.services.actor import Actor
@@ -81,6 +84,18 @@ def _retry_after(item: GraphQLHTTPResponse, response: web.Response) -> None:
             retry = extensions.get("retryAfter")
             if isinstance(retry, int):
                 response.headers["Retry-After"] = str(retry)
+
+
+def _read_after(request: web.Request, consistency: ConsistencyTokens | None) -> ReadAfter | None:
+    """The point the request's ``X-Notes-Consistency`` names (ignored while every read is on
+    the primary); a 400 for a token this deployment did not issue."""
+    sent = request.headers.get(CONSISTENCY_HEADER)
+    if consistency is None or not sent:
+        return None
+    try:
+        return consistency.read(CONSISTENCY_HEADER, sent)
+    except BadInput as exc:
+        raise HTTPException(400, exc.message) from exc
 
 
 class NotesGraphQLView(GraphQLView[HttpContext, None]):
@@ -146,6 +161,7 @@ class NotesGraphQLView(GraphQLView[HttpContext, None]):
                 actor.auth_error = exc
             else:
                 actor.claims = claims
+        consistency = app.get(CONSISTENCY)
         return HttpContext(
             actor=actor,
             metrics=self.metrics,
@@ -153,6 +169,8 @@ class NotesGraphQLView(GraphQLView[HttpContext, None]):
             response=response,
             request_id=request.get(REQUEST_ID, ""),
             response_cache=app.get(RESPONSE_CACHE),
+            consistency=consistency,
+            read_after=_read_after(request, consistency),
         )
 
     async def execute_single(

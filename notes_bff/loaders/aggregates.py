@@ -10,6 +10,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.loaders.base import Loader
 from notes_bff.models import Note
+from notes_bff.models.read_routing import list_reads
 from notes_bff.response_cache import tags
 
 # Aggregations over the unarchived notes of some workspaces read this index's prefix.
@@ -39,13 +40,19 @@ def tag_count_pipeline(keys: Sequence[PydanticObjectId]) -> list[dict[str, Any]]
     ]
 
 
+async def _live_notes_aggregate(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of an aggregation over live notes (a list read)."""
+    async with list_reads() as session:
+        return await Note.aggregate(pipeline, hint=LIVE_NOTES_INDEX, session=session).to_list()
+
+
 class NoteCountByWorkspaceLoader(Loader[PydanticObjectId, int]):
     """How many unarchived notes each workspace holds."""
 
     cache_tag_kind = tags.WORKSPACE_NOTES
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[int]:
-        rows = await Note.aggregate(note_count_pipeline(keys), hint=LIVE_NOTES_INDEX).to_list()
+        rows = await _live_notes_aggregate(note_count_pipeline(keys))
         counts = {row["_id"]: row["n"] for row in rows}
         return [int(counts.get(key, 0)) for key in keys]
 
@@ -59,7 +66,7 @@ class TagCountsByWorkspaceLoader(Loader[PydanticObjectId, TagCounts]):
     cache_tag_kind = tags.WORKSPACE_NOTES
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[TagCounts]:
-        rows = await Note.aggregate(tag_count_pipeline(keys), hint=LIVE_NOTES_INDEX).to_list()
+        rows = await _live_notes_aggregate(tag_count_pipeline(keys))
         by_workspace: dict[PydanticObjectId, TagCounts] = defaultdict(list)
         for row in rows:
             by_workspace[row["_id"]["ws"]].append((row["_id"]["tag"], int(row["n"])))

@@ -8,6 +8,7 @@ from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from notes_bff.models.clock import now
+from notes_bff.models.read_routing import RoutedReads
 
 # Notes without a due date sort after every dated note (DUE_DATE_ASC) through this key.
 NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -31,7 +32,7 @@ def _ws_index(name: str, *keys: tuple[str, int]) -> IndexModel:
     return IndexModel([("workspace_id", ASCENDING), *keys], name=name)
 
 
-class Note(Document):
+class Note(RoutedReads, Document):
     """A Markdown note in a workspace."""
 
     workspace_id: PydanticObjectId

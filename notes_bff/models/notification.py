@@ -8,6 +8,7 @@ from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from notes_bff.models.clock import now
+from notes_bff.models.read_routing import RoutedReads
 
 
 class NotificationKind(StrEnum):
@@ -19,7 +20,7 @@ class NotificationKind(StrEnum):
     MEMBER_ADDED = "MEMBER_ADDED"
 
 
-class Notification(Document):
+class Notification(RoutedReads, Document):
     """Something a user should know about."""
 
     user_id: PydanticObjectId

@@ -13,6 +13,7 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from notes_bff.execution.consistency import ConsistencyTokenExtension
 from notes_bff.execution.document_cache import CachedDocuments
 from notes_bff.execution.errors import ErrorCodes
 from notes_bff.execution.event_execution import SharedEventExecutor
@@ -89,6 +90,7 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
         lambda: OperationLimits(operation_limits),
         RateLimitExtension,
         CachedDocuments,
+        ConsistencyTokenExtension,
         ResponseCacheExtension,
     ]
     if not introspection:

@@ -11,6 +11,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from notes_bff.models import Note, NotePriority
+from notes_bff.models.read_routing import list_reads
 from notes_bff.pagination import Page, SortSpec, beanie_sort, keyset_page
 from notes_bff.response_cache import tags as cache_tags
 from notes_bff.response_cache.reads import not_cacheable, reading
@@ -236,5 +237,6 @@ async def top_notes(flt: dict[str, Any], sort: SortSpec, first: int) -> list[Not
     """The first ``first`` notes of ``flt`` in order ``sort`` (dashboard sections)."""
     limit = page_size("first", first)
     await reading_notes_of(flt)
-    found = Note.find(flt, hint=index_for(flt, sort)).sort(beanie_sort(sort)).limit(limit)
-    return await found.to_list()
+    async with list_reads() as session:
+        found = Note.find(flt, hint=index_for(flt, sort), session=session)
+        return await found.sort(beanie_sort(sort)).limit(limit).to_list()

@@ -127,6 +127,17 @@ async def create_note(actor: Actor, workspace_id: str, raw: NoteChanges) -> Note
     return note
 
 
+def targeted(notes: Sequence[Note]) -> dict[str, Any]:
+    """The filter for exactly ``notes``, with the shard key's prefix (``workspace_id``) so
+    that a sharded cluster sends it to the shards holding them (docs/scaling.md)."""
+    if len(notes) == 1:
+        return {"workspace_id": notes[0].workspace_id, "_id": notes[0].id}
+    return {
+        "workspace_id": {"$in": list({n.workspace_id for n in notes})},
+        "_id": {"$in": [n.id for n in notes]},
+    }
+
+
 async def update_note(
     actor: Actor, note_id: str, raw: NoteChanges, expected_version: int | None
 ) -> Note:
@@ -135,7 +146,7 @@ async def update_note(
     before, workspace = await note_for_change(actor, note_id)
     changes = validate_changes(raw)
     _people_are_members(changes, workspace)
-    flt: dict[str, Any] = {"_id": before.id}
+    flt = targeted([before])
     if "content" in changes:
         if before.collab_mark is not None:  # under collaborative editing: merged, not replaced
             await collaboration.running(actor).merge_content(
@@ -157,7 +168,7 @@ async def update_note(
         return_document=ReturnDocument.AFTER,
     )
     if raw_after is None:
-        if await Note.get(before.id) is not None:
+        if await Note.find_one(targeted([before])) is not None:
             raise Conflict(
                 f"The note changed since version {expected_version or before.version}; "
                 "reload and retry.",
@@ -174,7 +185,7 @@ async def update_note(
 
 async def _reloaded(note: Note) -> Note:
     """The note as stored now."""
-    found = await Note.get(note.id)
+    found = await Note.find_one(targeted([note]))
     if found is None:
         raise NotFound("No such note.")
     return found
@@ -183,7 +194,7 @@ async def _reloaded(note: Note) -> Note:
 async def delete_note(actor: Actor, note_id: str) -> PydanticObjectId:
     """Delete a note the viewer may edit."""
     note, _ = await note_for_change(actor, note_id)
-    result = await Note.get_pymongo_collection().delete_one({"_id": note.id})
+    result = await Note.get_pymongo_collection().delete_one(targeted([note]))
     if result.deleted_count != 1:
         raise NotFound("No such note.")
     assert note.id is not None
@@ -246,13 +257,13 @@ async def bulk_update_notes(actor: Actor, raw_ids: Sequence[str], raw: NoteChang
             outcome.failures.append((str(note.id), exc))
     if targets:
         await Note.get_pymongo_collection().update_many(
-            {"_id": {"$in": [n.id for n in targets]}},
+            targeted(targets),
             {
                 "$set": {**changes, "updated_at": actor.clock(), "last_edited_by_id": viewer},
                 "$inc": {"version": 1},
             },
         )
-        outcome.succeeded = await _still_there([n.id for n in targets if n.id], outcome)
+        outcome.succeeded = await _still_there(targets, outcome)
         for note in targets:
             if note.id in outcome.succeeded:
                 await actor.realtime.note_changed(
@@ -267,8 +278,8 @@ async def bulk_delete_notes(actor: Actor, raw_ids: Sequence[str]) -> BulkOutcome
     outcome = BulkOutcome()
     notes = {n.id: n for n in await _editable(actor, raw_ids, outcome) if n.id is not None}
     if notes:
-        existing = await _still_there(list(notes), outcome)
-        await Note.get_pymongo_collection().delete_many({"_id": {"$in": existing}})
+        existing = await _still_there(list(notes.values()), outcome)
+        await Note.get_pymongo_collection().delete_many(targeted([notes[i] for i in existing]))
         outcome.succeeded = existing
         by = str(actor.require_viewer())
         for note_id in existing:
@@ -279,12 +290,13 @@ async def bulk_delete_notes(actor: Actor, raw_ids: Sequence[str]) -> BulkOutcome
     return outcome
 
 
-async def _still_there(ids: list[PydanticObjectId], outcome: BulkOutcome) -> list[PydanticObjectId]:
-    """``ids`` that still exist; the vanished ones are recorded as NOT_FOUND."""
+async def _still_there(notes: list[Note], outcome: BulkOutcome) -> list[PydanticObjectId]:
+    """The ids of ``notes`` that still exist; the vanished ones are recorded as NOT_FOUND."""
+    ids = [n.id for n in notes if n.id is not None]
     found = {
         doc["_id"]
         for doc in await Note.get_pymongo_collection()
-        .find({"_id": {"$in": ids}}, projection={"_id": 1})
+        .find(targeted(notes), projection={"_id": 1})
         .to_list()
     }
     for vanished in (i for i in ids if i not in found):

@@ -9,6 +9,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.config import Settings
 from notes_bff.models import Note, Notification, NotificationKind, Workspace
+from notes_bff.models.read_routing import list_reads
 from notes_bff.notification_text import notification_message
 from notes_bff.pagination import Page, keyset_page
 from notes_bff.realtime.hub import Realtime
@@ -118,7 +119,8 @@ async def unread_count(actor: Actor) -> int:
     """How many of the viewer's notifications are unread."""
     viewer = actor.require_viewer()
     await reading(tags.notifications(viewer))
-    return await Notification.find({"user_id": viewer, "read": False}).count()
+    async with list_reads() as session:
+        return await Notification.find({"user_id": viewer, "read": False}, session=session).count()
 
 
 async def mark_read(actor: Actor, raw_ids: Sequence[str] | None) -> int:
