@@ -64,15 +64,24 @@ class Deployment:
         if self.name == "cluster":
             for server in self.servers:
                 with _client(server) as client:
-                    _wait(
-                        "the cluster",
-                        lambda c=client: c.cluster("INFO").get("cluster_state") == "ok",
-                    )
+                    _wait("the cluster", lambda c=client: _cluster_formed(c, len(self.servers)))
         elif self.name == "sentinel":
             replica, sentinel = _client(self.servers[1]), _client(self.watchers[0], None)
             with replica, sentinel:
                 _wait("the replica", lambda: _in_sync(replica))
                 _wait("the sentinels", lambda: _sentinel_sees_replica(sentinel))
+
+
+def _cluster_formed(client: Any, size: int) -> bool:
+    """Every slot served, and this node linked to every other over the cluster bus (until
+    then a PUBLISH on one node may not reach the subscribers of another)."""
+    info = client.cluster("INFO")
+    links = str(client.execute_command("CLUSTER", "NODES")).splitlines()
+    return (
+        info.get("cluster_state") == "ok"
+        and int(info.get("cluster_known_nodes", 0)) == size
+        and all(" connected" in line for line in links if line.strip())
+    )
 
 
 async def channel_subscribers(server: EmbeddedProcess | Deployment, channel: str) -> int:

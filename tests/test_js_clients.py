@@ -115,7 +115,7 @@ def test_apollo_client(js_dir: Path, server: ServeProcess) -> None:
     assert cors["everyResponse"] == [f"{APP_ORIGIN} true"]
     assert cors["exposed"] == [
         "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, "
-        "X-Request-Id, Idempotent-Replayed, ETag, X-Cache"
+        "X-Request-Id, Idempotent-Replayed, ETag, X-Cache, X-Notes-Consistency"
     ]
     # Every answer tells the budget it spent from: the client IP's before signing in, the
     # user's after.

