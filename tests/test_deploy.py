@@ -5,9 +5,11 @@ Dockerfile, compose file and Kubernetes manifests keep their promises."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +194,9 @@ def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
 
 
 def _tool(name: str, where: str) -> str:
-    path = shutil.which(name)
+    # The virtualenv's own scripts first: `make test` runs .venv/bin/pytest without activating it.
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    path = shutil.which(name, path=search)
     if path is None:
         pytest.skip(f"{name} is not installed ({where})")
     return path
