@@ -12,6 +12,8 @@ from typing import Any
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from notes_bff.embedded import EmbeddedProcess, free_port, valkey
 
@@ -66,10 +68,25 @@ class Deployment:
                 with _client(server) as client:
                     _wait("the cluster", lambda c=client: _cluster_formed(c, len(self.servers)))
         elif self.name == "sentinel":
-            replica, sentinel = _client(self.servers[1]), _client(self.watchers[0], None)
-            with replica, sentinel:
-                _wait("the replica", lambda: _in_sync(replica))
-                _wait("the sentinels", lambda: _sentinel_sees_replica(sentinel))
+            # Roles may have swapped (a failover while a server was down): whichever server
+            # the Sentinels name primary, the other must be its replica, in sync.
+            with _client(self.watchers[0], None) as sentinel:
+                _wait("the sentinels", lambda: self._replica_in_sync(sentinel))
+
+    def _replica_in_sync(self, sentinel: Redis) -> bool:
+        """The Sentinels name a primary, see a replica up, and that replica is in sync."""
+        try:
+            address = sentinel.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
+            if not address or not _sentinel_sees_replica(sentinel):
+                return False
+            replicas = [server for server in self.servers if server.port != int(address[1])]
+            for server in replicas:
+                with _client(server) as replica:
+                    if not _in_sync(replica):
+                        return False
+        except (RedisConnectionError, RedisTimeoutError):
+            return False  # a server still starting
+        return len(replicas) == len(self.servers) - 1
 
 
 def _cluster_formed(client: Any, size: int) -> bool:
