@@ -24,9 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import aiohttp
-
-from bench.harness import child_pid, child_pids, cpu_seconds
+from bench.harness import child_pid, child_pids, cpu_seconds, graphql, wait_ready
 from notes_bff.embedded import embedded_servers, free_port
 from tests.js_packages import installed_node
 
@@ -45,52 +43,23 @@ SIGN_UP = (
 )
 
 
-async def _gql(
-    url: str, query: str, variables: dict[str, object], token: str = ""
-) -> dict[str, object]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers
-        ) as resp,
-    ):
-        body = await resp.json()
-    assert "errors" not in body, body
-    data: dict[str, object] = body["data"]
-    return data
-
-
-async def _ready(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            try:
-                async with session.get(f"{url}/readyz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} did not become ready")
-
-
 async def measure(
     node: str, hosts: list[subprocess.Popen[bytes]], urls: list[str], args: argparse.Namespace
 ) -> None:
     """Print one table row per rate."""
     for url in urls:
-        await _ready(url)
+        await wait_ready(url)
     a, b = urls
-    signed = await _gql(a, SIGN_UP, {"e": "bench@example.com"})
-    token = str(signed["signUp"]["accessToken"])  # type: ignore[index]
-    created = await _gql(
+    signed = await graphql(a, SIGN_UP, {"e": "bench@example.com"})
+    token = str(signed["signUp"]["accessToken"])
+    created = await graphql(
         a, 'mutation { createWorkspace(input: {name: "Bench"}) { id } }', {}, token
     )
-    workspace = created["createWorkspace"]["id"]  # type: ignore[index]
+    workspace = created["createWorkspace"]["id"]
     notes = []
     for i in range(args.notes):
-        note = await _gql(a, CREATE, {"w": workspace, "t": f"n{i}"}, token)
-        notes.append(note["createNote"]["id"])  # type: ignore[index]
+        note = await graphql(a, CREATE, {"w": workspace, "t": f"n{i}"}, token)
+        notes.append(note["createNote"]["id"])
     servers = [hosts[1].pid, *child_pids(hosts[0].pid, b"notes_bff")]
     valkey = child_pid(os.getpid(), b"valkey")
     database = child_pid(os.getpid(), b"secantus")

@@ -127,6 +127,20 @@ async def wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} did not get ready")
 
 
+async def graphql(url: str, query: str, variables: dict[str, Any], token: str | None = None) -> Any:
+    """The data of one operation POSTed to ``url/graphql`` (an answer with errors fails)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers
+        ) as resp,
+    ):
+        body = await resp.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
 async def login(url: str) -> str:
     """Wait for readiness, then the demo user's access token."""
     await wait_ready(url)

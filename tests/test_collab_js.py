@@ -11,11 +11,10 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
+from bench.harness import graphql
 from notes_bff.embedded import EmbeddedProcess
 from tests.serve import ServeProcess, children
 
@@ -50,22 +49,9 @@ def hosts(
         second.stop()
 
 
-async def _gql(url: str, query: str, variables: dict[str, Any], token: str | None = None) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers
-        ) as resp,
-    ):
-        body = await resp.json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
 async def _user(url: str, name: str) -> dict[str, str]:
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
-    data = await _gql(
+    data = await graphql(
         url,
         "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }",
         {"i": {"email": email, "password": "correct horse battery", "name": name}},
@@ -84,18 +70,18 @@ async def test_yjs_clients_on_two_workers_and_two_servers_converge(
     owner = await _user(a.url, "Owner")
     editors = [await _user(a.url, f"Editor{i}") for i in range(3)]
     viewer, leaver = await _user(a.url, "Viewer"), await _user(a.url, "Leaver")
-    ws = await _gql(
+    ws = await graphql(
         a.url, 'mutation { createWorkspace(input: {name: "Co"}) { id } }', {}, owner["token"]
     )
     ws_id = ws["createWorkspace"]["id"]
     for user, role in [*((e, "EDITOR") for e in editors), (viewer, "VIEWER"), (leaver, "EDITOR")]:
-        await _gql(
+        await graphql(
             a.url,
             "mutation($w: ID!, $e: String!, $r: Role!) { addMember(workspaceId: $w, email: $e, role: $r) { role } }",
             {"w": ws_id, "e": user["email"], "r": role},
             owner["token"],
         )
-    created = await _gql(
+    created = await graphql(
         a.url,
         'mutation($w: ID!) { createNote(input: {workspaceId: $w, title: "Shared", content: "# Shared\\n"}) { id } }',
         {"w": ws_id},
@@ -120,7 +106,7 @@ async def test_yjs_clients_on_two_workers_and_two_servers_converge(
 
     async def watch_versions() -> None:
         while not done.is_set():
-            data = await _gql(
+            data = await graphql(
                 b.url, "query($n: ID!) { note(id: $n) { version } }", {"n": note}, owner["token"]
             )
             versions.append(data["note"]["version"])
