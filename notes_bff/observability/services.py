@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pymongo import monitoring
@@ -67,13 +69,20 @@ class MongoCommandObserver(monitoring.CommandListener):
         _add_mongodb(seconds)
 
 
-def _record_redis(metrics: Metrics, command: str, started: float) -> None:
-    seconds = time.perf_counter() - started
-    metrics.redis_commands.labels(command).observe(seconds)
-    scope = current_scope()
-    if scope is not None:
-        scope.redis_s += seconds
-        scope.redis_commands += 1
+@contextmanager
+def _timed(metrics: Metrics, command: str) -> Iterator[None]:
+    """Record one Redis round trip (a command, or a pipeline as one) in the metrics and the
+    current operation's scope."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = time.perf_counter() - started
+        metrics.redis_commands.labels(command).observe(seconds)
+        scope = current_scope()
+        if scope is not None:
+            scope.redis_s += seconds
+            scope.redis_commands += 1
 
 
 def _command_name(args: tuple[Any, ...]) -> str:
@@ -90,11 +99,8 @@ class ObservedPipeline(Pipeline):
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         """Send the queued commands; record the round trip."""
-        started = time.perf_counter()
-        try:
+        with _timed(self.metrics, "MULTI" if self.is_transaction else "PIPELINE"):
             return await super().execute(raise_on_error)
-        finally:
-            _record_redis(self.metrics, "MULTI" if self.is_transaction else "PIPELINE", started)
 
 
 class ObservedRedis(Redis):
@@ -107,11 +113,8 @@ class ObservedRedis(Redis):
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         """Run one command; record its round trip."""
-        started = time.perf_counter()
-        try:
+        with _timed(self.metrics, _command_name(args)):
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-        finally:
-            _record_redis(self.metrics, _command_name(args), started)
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         """A timed pipeline."""
@@ -131,11 +134,8 @@ class ObservedClusterPipeline(ClusterPipeline):
         self, raise_on_error: bool = True, allow_redirections: bool = True
     ) -> list[Any]:
         """Send the queued commands (to each node that owns some); record the round trips."""
-        started = time.perf_counter()
-        try:
+        with _timed(self.metrics, "MULTI" if self._transaction else "PIPELINE"):
             return await super().execute(raise_on_error, allow_redirections)
-        finally:
-            _record_redis(self.metrics, "MULTI" if self._transaction else "PIPELINE", started)
 
 
 class ObservedRedisCluster(RedisCluster):
@@ -148,11 +148,8 @@ class ObservedRedisCluster(RedisCluster):
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         """Run one command on the node that owns its keys; record its round trip."""
-        started = time.perf_counter()
-        try:
+        with _timed(self.metrics, _command_name(args)):
             return await super().execute_command(*args, **options)
-        finally:
-            _record_redis(self.metrics, _command_name(args), started)
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
         """A timed pipeline."""
