@@ -17,6 +17,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from notes_bff.errors import AppError
 from notes_bff.execution.context import Context
 from notes_bff.response_cache.reads import recording
 from notes_bff.response_cache.store import ANONYMOUS, EVERYONE, operation_key
@@ -68,11 +69,8 @@ class ResponseCacheExtension(SchemaExtension):
 def _caller_scope(context: Context) -> str | None:
     """Whose answers a caller may be given (besides everyone's); None: do not cache (a
     token that was refused, or a session that has ended, answers with its error)."""
-    actor = context.actor
-    if actor.auth_error is not None:
+    try:
+        viewer = context.actor.viewer_id  # the actor's own rule: refused token, ended session
+    except AppError:
         return None
-    if actor.claims is None:
-        return ANONYMOUS
-    if actor.sessions.revocations.ended(actor.claims):
-        return None
-    return actor.claims.user_id
+    return str(viewer) if viewer is not None else ANONYMOUS
