@@ -20,7 +20,7 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check notes_bff tests bench scripts
 	$(BIN)/mypy
-	$(BIN)/pytest -q -rs
+	$(BIN)/pytest -q -rs -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check notes_bff tests bench scripts

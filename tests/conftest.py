@@ -97,6 +97,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("redis_topology", runs, indirect=True, scope="session")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup`` (``make test``), every test of one Redis Cluster or Sentinel
+    runs on one xdist worker, so each deployment starts once per run, not once per worker."""
+    for item in items:
+        for topology in ("redis_cluster", "redis_sentinel"):
+            if item.get_closest_marker(topology):
+                item.add_marker(pytest.mark.xdist_group(topology))
+
+
 @pytest.fixture(scope="session")
 def redis_topology(request: pytest.FixtureRequest) -> str | None:
     """The Redis topology of this run: None for the single server, else its name."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -20,13 +21,16 @@ def installed_node() -> str | None:
     if node is None or npm is None:
         return None
     digest = hashlib.sha256(LOCKFILE.read_bytes()).hexdigest()
-    if not INSTALLED_LOCK.exists() or INSTALLED_LOCK.read_text() != digest:
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
-        INSTALLED_LOCK.write_text(digest)
+    # One install at a time: the suite's xdist workers may all ask at once.
+    with (JS_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not INSTALLED_LOCK.exists() or INSTALLED_LOCK.read_text() != digest:
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"],
+                cwd=JS_DIR,
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
+            INSTALLED_LOCK.write_text(digest)
     return node

@@ -35,6 +35,7 @@ def test_one_request_makes_one_span_tree_under_the_callers_traceparent(
         "data_dir": str(tmp_path),
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
+        "auth_attempts_per_ip": 100_000,  # the suite signs up many users from this address
     }
     result = subprocess.run(
         [sys.executable, "-m", "tests.tracing_probe", json.dumps(values), f"00-{TRACE_ID}-{CALLER_SPAN}-01"],

@@ -8,9 +8,11 @@ of that request, its response's ``traceparent`` and the JSON log lines it wrote.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import io
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -30,9 +32,22 @@ SIGN_UP = (
 )
 WORKSPACE = 'mutation { createWorkspace(input: {name: "Traced"}) { id } }'
 BOARD = "query Board { workspaces { name owner { name } } }"
+# Well inside the test's own timeout: a hung probe says where it hangs instead of being killed.
+HANG_SECONDS = 80
+
+
+async def _report_hang() -> None:
+    """Print every task's stack and exit when the probe has not finished in time."""
+    await asyncio.sleep(HANG_SECONDS)
+    print(f"the probe hung for {HANG_SECONDS} s; its tasks:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(3)
 
 
 async def main(settings: Settings, traceparent: str) -> dict[str, Any]:
+    watchdog = asyncio.create_task(_report_hang())
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -61,11 +76,13 @@ async def main(settings: Settings, traceparent: str) -> dict[str, Any]:
         }
         for span in finished
     ]
+    watchdog.cancel()
     lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
     return {"spans": spans, "traceparent": resp.headers.get("traceparent"), "logs": lines}
 
 
 if __name__ == "__main__":
+    faulthandler.dump_traceback_later(HANG_SECONDS + 10, exit=True)  # a blocked event loop
     values = json.loads(sys.argv[1])
     probe_settings = Settings(_env_file=None, log_json=True, **values)  # type: ignore[call-arg]
     print(json.dumps(asyncio.run(main(probe_settings, sys.argv[2]))))
