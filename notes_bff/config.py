@@ -57,6 +57,15 @@ class ReadPreferenceMode(StrEnum):
 MIN_MAX_STALENESS_SECONDS = 90
 
 
+class IndexHints(StrEnum):
+    """``NOTES_BFF_MONGODB_INDEX_HINTS``: whether list queries name their index
+    (docs/indexes.md); ``auto`` sends them to MongoDB and not to SecantusDB."""
+
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
 class SmtpSecurity(StrEnum):
     """``NOTES_BFF_SMTP_SECURITY``: how the SMTP connection is protected."""
 
@@ -167,6 +176,7 @@ class Settings(BaseSettings):
     mongodb_read_tags: Annotated[list[dict[str, str]], NoDecode] = Field(default_factory=list)
     mongodb_list_read_uri: str | None = None
     mongodb_write_concern: str = Field(default="majority", pattern=r"^(majority|[0-9]{1,2})$")
+    mongodb_index_hints: IndexHints = IndexHints.AUTO
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)

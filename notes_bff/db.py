@@ -23,10 +23,11 @@ from pymongo.read_preferences import (
     SecondaryPreferred,
 )
 
-from notes_bff.config import ReadPreferenceMode, Settings
+from notes_bff.config import IndexHints, ReadPreferenceMode, Settings
 from notes_bff.errors import MONGO_OUTAGES
 from notes_bff.migrations import backfill_email_skeletons
 from notes_bff.models import DOCUMENT_MODELS
+from notes_bff.models.index_hints import use_hints
 from notes_bff.models.read_routing import ReadAfter
 
 log = structlog.get_logger("notes_bff.db")
@@ -65,6 +66,7 @@ async def init_beanie_until_ready(
         try:
             await init_beanie(database=client[settings.mongodb_db], document_models=DOCUMENT_MODELS)
             await backfill_email_skeletons()
+            use_hints(await sends_hints(client, settings.mongodb_index_hints))
         except MONGO_OUTAGES as exc:
             log.warning("mongodb_not_ready", error=str(exc)[:200], retry_in_s=delay)
             await asyncio.sleep(delay)
@@ -72,6 +74,15 @@ async def init_beanie_until_ready(
         else:
             ready.set()
             return
+
+
+async def sends_hints(client: AsyncMongoClient, setting: IndexHints) -> bool:  # type: ignore[type-arg]
+    """Whether queries name their index: as set, or (``auto``) unless the server is
+    SecantusDB, whose ``buildInfo`` carries ``secantusVersion`` (docs/indexes.md)."""
+    if setting is not IndexHints.AUTO:
+        return setting is IndexHints.ON
+    info = await client.admin.command("buildInfo")
+    return "secantusVersion" not in info
 
 
 SecondaryMode = PrimaryPreferred | SecondaryPreferred | Secondary | Nearest

@@ -103,11 +103,11 @@ async def keyset_page(
     spec: SortSpec,
     first: int,
     after: str | None,
-    hint: str,
+    hint: str | None = None,
 ) -> Page[D]:
     """The ``first`` documents of ``flt`` after the ``after`` cursor, in order ``spec``.
 
-    ``hint`` names the index built for this query shape (see ``docs/decisions.md``). A page
+    ``hint``, if any, names the index built for this query shape (docs/indexes.md). A page
     (and its count) is a list read (``models/read_routing.py``).
     """
     first = page_size("first", first)

@@ -24,9 +24,11 @@ from beanie import init_beanie
 from pymongo import monitoring
 
 from notes_bff.config import Settings
+from notes_bff.db import sends_hints
 from notes_bff.embedded import EmbeddedProcess, embedded_servers
 from notes_bff.keys import MONGO
 from notes_bff.models import DOCUMENT_MODELS
+from notes_bff.models.index_hints import use_hints
 from notes_bff.server import create_app
 from tests import redis_topologies
 from tests.js_packages import JS_DIR, installed_node
@@ -64,6 +66,27 @@ class CommandCounter(monitoring.CommandListener):
             for c in self.commands
             if c.lower() not in {"hello", "ismaster", "ping", "endsessions"}
         ]
+
+
+class ReadLog(monitoring.CommandListener):
+    """The reads (``find``, ``aggregate``, ``count``) a client sends, as sent."""
+
+    def __init__(self) -> None:
+        self.reads: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in {"find", "aggregate", "count"}:
+            self.reads.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def of(self, collection: str) -> list[dict[str, Any]]:
+        """The reads of ``collection``."""
+        return [r for r in self.reads if collection in (r.get("find"), r.get("aggregate"))]
 
 
 @pytest.fixture(scope="session")
@@ -336,6 +359,7 @@ async def another_app(
             await init_beanie(
                 database=main[MONGO][settings.mongodb_db], document_models=DOCUMENT_MODELS
             )
+            use_hints(await sends_hints(main[MONGO], settings.mongodb_index_hints))
 
 
 @pytest.fixture

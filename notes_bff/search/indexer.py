@@ -147,7 +147,7 @@ class Store:
     async def versions(self, workspace_ids: Sequence[str]) -> dict[str, int]:
         """The stored version of every note of these workspaces."""
         rows = await self.notes.find(
-            {"workspace_id": {"$in": _oids(workspace_ids)}}, {"version": 1}, hint="ws_created"
+            {"workspace_id": {"$in": _oids(workspace_ids)}}, {"version": 1}
         ).to_list()
         return {str(row["_id"]): row["version"] for row in rows}
 

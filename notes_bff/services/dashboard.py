@@ -10,6 +10,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.loaders.aggregates import LIVE_NOTES_INDEX
 from notes_bff.models import Note, NotePriority
+from notes_bff.models.index_hints import hint
 from notes_bff.models.read_routing import list_reads
 from notes_bff.response_cache.reads import expires_within
 from notes_bff.services.access import viewer_workspaces
@@ -90,7 +91,7 @@ class DashboardView:
             await reading_notes_of(live)
             pipeline = stats_pipeline(live, self.moment)
             async with list_reads() as session:
-                stats = Note.aggregate(pipeline, hint=LIVE_NOTES_INDEX, session=session)
+                stats = Note.aggregate(pipeline, hint=hint(LIVE_NOTES_INDEX), session=session)
                 [row] = await stats.to_list()
 
         def single(name: str) -> int:

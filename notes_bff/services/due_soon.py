@@ -38,8 +38,7 @@ class DueSoonScheduler(LeasedJob):
         moment = now()
         candidates = (
             await Note.find(
-                {"due_sort": {"$gte": moment, "$lte": moment + DUE_WINDOW}, "is_archived": False},
-                hint="due_scan",
+                {"due_sort": {"$gte": moment, "$lte": moment + DUE_WINDOW}, "is_archived": False}
             )
             .limit(BATCH)
             .to_list()

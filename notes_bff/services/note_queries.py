@@ -11,6 +11,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from notes_bff.models import Note, NotePriority
+from notes_bff.models.index_hints import hint
 from notes_bff.models.read_routing import list_reads
 from notes_bff.pagination import Page, SortSpec, beanie_sort, keyset_page
 from notes_bff.response_cache import tags as cache_tags
@@ -183,9 +184,9 @@ _INDEX_BY_SORT_KEY = {
 def index_for(flt: dict[str, Any], spec: SortSpec) -> str:
     """The index built for this query shape (see the indexes of ``models.note.Note``).
 
-    Every note query names its index: the plan is the one the explain test checks, on
-    MongoDB (no plan flips) and on SecantusDB (whose planner scans the collection for an
-    ``$in`` combined with other predicates).
+    Sent as the query's hint where the process sends hints (``models.index_hints``): on
+    MongoDB the plan is then the one the explain test checks, whichever workspace's query
+    filled the plan cache (docs/indexes.md gives the evidence per shape).
     """
     if "tags" in flt:
         return "ws_tags"
@@ -212,7 +213,7 @@ async def page_of_notes(
     await reading_notes_of(flt)
     flt = await resolve_text_search(flt)
     spec = SORT_SPECS[sort]
-    return await keyset_page(Note, flt, sort.value, spec, first, after, index_for(flt, spec))
+    return await keyset_page(Note, flt, sort.value, spec, first, after, hint(index_for(flt, spec)))
 
 
 DEFAULT_PAGE = 20
@@ -238,5 +239,5 @@ async def top_notes(flt: dict[str, Any], sort: SortSpec, first: int) -> list[Not
     limit = page_size("first", first)
     await reading_notes_of(flt)
     async with list_reads() as session:
-        found = Note.find(flt, hint=index_for(flt, sort), session=session)
+        found = Note.find(flt, hint=hint(index_for(flt, sort)), session=session)
         return await found.sort(beanie_sort(sort)).limit(limit).to_list()

@@ -103,16 +103,8 @@ async def page_of_notifications(
     flt: dict[str, Any] = {"user_id": viewer}
     if unread_only:
         flt["read"] = False
-    hint = "user_read_created" if unread_only else "user_created"
-    return await keyset_page(
-        Notification,
-        flt,
-        "NOTIFICATIONS",
-        NOTIFICATION_SORT,
-        DEFAULT_PAGE if first is None else first,
-        after,
-        hint,
-    )
+    first = DEFAULT_PAGE if first is None else first
+    return await keyset_page(Notification, flt, "NOTIFICATIONS", NOTIFICATION_SORT, first, after)
 
 
 async def unread_count(actor: Actor) -> int:
