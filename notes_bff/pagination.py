@@ -17,8 +17,10 @@ import orjson
 from beanie import Document
 from beanie.odm.enums import SortDirection
 from bson import ObjectId
+from pydantic import BaseModel
 
 from notes_bff.errors import BadInput
+from notes_bff.models.index_hints import hinted
 from notes_bff.models.read_routing import list_reads
 from notes_bff.validation import page_size
 
@@ -74,14 +76,14 @@ def after_filter(spec: SortSpec, values: Sequence[Any]) -> dict[str, Any]:
     return {"$or": branches}
 
 
-D = TypeVar("D", bound=Document)
+R = TypeVar("R", bound=BaseModel)
 
 
 @dataclass
-class Page(Generic[D]):
+class Page(Generic[R]):
     """One page of a keyset-paginated list; ``count`` runs only when called."""
 
-    items: list[D]
+    items: list[R]
     cursors: list[str]
     has_next_page: bool
     count: Callable[[], Awaitable[int]]
@@ -92,38 +94,41 @@ def beanie_sort(spec: SortSpec) -> list[tuple[str, SortDirection]]:
     return [(name, SortDirection(direction)) for name, direction in spec]
 
 
-def _sort_value(doc: Document, field_name: str) -> Any:
-    return doc.id if field_name == "_id" else getattr(doc, field_name)
+def _sort_value(row: BaseModel, field_name: str) -> Any:
+    return getattr(row, "id" if field_name == "_id" else field_name)
 
 
 async def keyset_page(
-    model: type[D],
+    model: type[Document],
+    rows: type[R],
     flt: dict[str, Any],
     sort_name: str,
     spec: SortSpec,
     first: int,
     after: str | None,
-    hint: str | None = None,
-) -> Page[D]:
-    """The ``first`` documents of ``flt`` after the ``after`` cursor, in order ``spec``.
+    index: str | None = None,
+) -> Page[R]:
+    """The ``first`` documents of ``flt`` after the ``after`` cursor, in order ``spec``, read
+    as ``rows`` (``model`` itself, or a projection model: only its fields are fetched).
 
-    ``hint``, if any, names the index built for this query shape (docs/indexes.md). A page
-    (and its count) is a list read (``models/read_routing.py``).
+    ``index`` names the index built for this query shape, sent as a hint where this process
+    sends hints (docs/indexes.md). A page (and its count) is a list read
+    (``models/read_routing.py``).
     """
     first = page_size("first", first)
     query = flt
     if after:
         query = {"$and": [flt, after_filter(spec, decode_cursor("after", after, sort_name, spec))]}
     async with list_reads() as session:
-        found = model.find(query, hint=hint, session=session)
-        rows: list[D] = await found.sort(beanie_sort(spec)).limit(first + 1).to_list()
-    items = rows[:first]
+        found = model.find(query, projection_model=rows, session=session, **hinted(index))
+        read = await found.sort(beanie_sort(spec)).limit(first + 1).to_list()
+    items = read[:first]
     cursors = [
         encode_cursor(sort_name, spec, {f: _sort_value(doc, f) for f, _ in spec}) for doc in items
     ]
 
     async def count() -> int:
         async with list_reads() as session:
-            return await model.find(flt, hint=hint, session=session).count()
+            return await model.find(flt, session=session, **hinted(index)).count()
 
-    return Page(items, cursors, len(rows) > first, count)
+    return Page(items, cursors, len(read) > first, count)

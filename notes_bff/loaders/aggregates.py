@@ -10,7 +10,7 @@ from beanie import PydanticObjectId
 
 from notes_bff.loaders.base import Loader
 from notes_bff.models import Note
-from notes_bff.models.index_hints import hint
+from notes_bff.models.index_hints import hinted
 from notes_bff.models.read_routing import list_reads
 from notes_bff.response_cache import tags
 
@@ -44,7 +44,7 @@ def tag_count_pipeline(keys: Sequence[PydanticObjectId]) -> list[dict[str, Any]]
 async def _live_notes_aggregate(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of an aggregation over live notes (a list read)."""
     async with list_reads() as session:
-        found = Note.aggregate(pipeline, hint=hint(LIVE_NOTES_INDEX), session=session)
+        found = Note.aggregate(pipeline, session=session, **hinted(LIVE_NOTES_INDEX))
         return await found.to_list()
 
 

@@ -5,7 +5,7 @@ from beanie import Document
 from notes_bff.models.account_token import AccountToken, TokenPurpose
 from notes_bff.models.collab import CollabSnapshot, CollabState
 from notes_bff.models.data_export import DataExport, DataExportChunk
-from notes_bff.models.note import Note, NotePriority
+from notes_bff.models.note import Note, NotePriority, NoteSummary
 from notes_bff.models.notification import Notification, NotificationKind
 from notes_bff.models.outbox import EmailStatus, EmailTemplate, OutboxEmail
 from notes_bff.models.persisted_document import PersistedDocument
@@ -43,6 +43,7 @@ __all__ = [
     "Member",
     "Note",
     "NotePriority",
+    "NoteSummary",
     "Notification",
     "NotificationKind",
     "NotificationPreferences",

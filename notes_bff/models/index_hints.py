@@ -11,7 +11,15 @@ process sends hints unless :func:`use_hints` was told otherwise (``db.py`` decid
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 _sending = [True]
+
+
+class Hint(TypedDict, total=False):
+    """The ``hint`` keyword argument, when one is sent."""
+
+    hint: str
 
 
 def use_hints(on: bool) -> None:
@@ -19,6 +27,7 @@ def use_hints(on: bool) -> None:
     _sending[0] = on
 
 
-def hint(index: str) -> str | None:
-    """``index`` when this process sends hints, else None (Beanie then sends none)."""
-    return index if _sending[0] else None
+def hinted(index: str | None) -> Hint:
+    """The keyword arguments of Beanie's ``find``/``aggregate`` that name ``index`` when this
+    process sends hints; none otherwise (PyMongo's count refuses ``hint=None``)."""
+    return Hint(hint=index) if index is not None and _sending[0] else Hint()

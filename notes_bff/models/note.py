@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from beanie import Document, PydanticObjectId
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from notes_bff.models.clock import now
@@ -32,13 +32,12 @@ def _ws_index(name: str, *keys: tuple[str, int]) -> IndexModel:
     return IndexModel([("workspace_id", ASCENDING), *keys], name=name)
 
 
-class Note(RoutedReads, Document):
-    """A Markdown note in a workspace."""
+class NoteBase(BaseModel):
+    """The stored fields of a note but its id and its Markdown content."""
 
     workspace_id: PydanticObjectId
     author_id: PydanticObjectId
     title: str
-    content: str = ""
     tags: list[str] = Field(default_factory=list)
     is_pinned: bool = False
     priority: NotePriority = NotePriority.MEDIUM
@@ -58,6 +57,19 @@ class Note(RoutedReads, Document):
     collab_mark: str | None = None
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
+
+
+class NoteSummary(NoteBase):
+    """A note as a list reads it when no field asks for its content (the projection of
+    ``Note.find(..., projection_model=NoteSummary)``): its content is not fetched."""
+
+    id: PydanticObjectId = Field(alias="_id")
+
+
+class Note(RoutedReads, Document, NoteBase):
+    """A Markdown note in a workspace."""
+
+    content: str = ""
 
     class Settings:
         name = "notes"

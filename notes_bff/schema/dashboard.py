@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
-from notes_bff.models import Note as NoteDoc
 from notes_bff.schema.enums import NotePriority
 from notes_bff.schema.info import Info
-from notes_bff.schema.notes import NoteType
+from notes_bff.schema.notes import NoteType, note_parts
 from notes_bff.schema.workspaces import TagCount, WorkspaceType
 from notes_bff.services.dashboard import DashboardStatsData, DashboardView
+from notes_bff.services.note_queries import Listed
 from notes_bff.validation import bounded_int
 
 TOP_TAGS_MAX = 100
@@ -61,7 +61,7 @@ def _ten(first: int | None) -> int:
     return 10 if first is None else first
 
 
-def _notes(docs: list[NoteDoc]) -> list[NoteType]:
+def _notes(docs: list[Listed]) -> list[NoteType]:
     return [NoteType.from_document(d) for d in docs]
 
 
@@ -74,24 +74,27 @@ class Dashboard:
     view: strawberry.Private[DashboardView]
 
     @strawberry.field
-    async def pinned(self, first: int | None = 10) -> list[NoteType]:
-        return _notes(await self.view.pinned(_ten(first)))
+    async def pinned(self, info: Info, first: int | None = 10) -> list[NoteType]:
+        return _notes(await self.view.pinned(_ten(first), note_parts(info)))
 
     @strawberry.field
-    async def due_soon(self, days: int | None = 7, first: int | None = 10) -> list[NoteType]:
-        return _notes(await self.view.due_soon(7 if days is None else days, _ten(first)))
+    async def due_soon(
+        self, info: Info, days: int | None = 7, first: int | None = 10
+    ) -> list[NoteType]:
+        days = 7 if days is None else days
+        return _notes(await self.view.due_soon(days, _ten(first), note_parts(info)))
 
     @strawberry.field
-    async def overdue(self, first: int | None = 10) -> list[NoteType]:
-        return _notes(await self.view.overdue(_ten(first)))
+    async def overdue(self, info: Info, first: int | None = 10) -> list[NoteType]:
+        return _notes(await self.view.overdue(_ten(first), note_parts(info)))
 
     @strawberry.field
-    async def recent(self, first: int | None = 10) -> list[NoteType]:
-        return _notes(await self.view.recent(_ten(first)))
+    async def recent(self, info: Info, first: int | None = 10) -> list[NoteType]:
+        return _notes(await self.view.recent(_ten(first), note_parts(info)))
 
     @strawberry.field
-    async def assigned_to_me(self, first: int | None = 10) -> list[NoteType]:
-        return _notes(await self.view.assigned_to_me(_ten(first)))
+    async def assigned_to_me(self, info: Info, first: int | None = 10) -> list[NoteType]:
+        return _notes(await self.view.assigned_to_me(_ten(first), note_parts(info)))
 
     @strawberry.field
     async def stats(self) -> DashboardStats:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import strawberry
+from beanie import PydanticObjectId
+from strawberry.types.nodes import SelectedField, Selection
 
 from notes_bff.markdown import renderer_for
 from notes_bff.models import Note as NoteDoc
+from notes_bff.models import NoteSummary
 from notes_bff.pagination import Page
 from notes_bff.schema.enums import NotePriority, NoteSort
 from notes_bff.schema.info import Info
@@ -17,11 +21,28 @@ from notes_bff.schema.users import UserType, load_user, load_users
 from notes_bff.schema.workspaces import WorkspaceType
 from notes_bff.services import note_writes
 from notes_bff.services.access import searched_workspace_ids, visible_note
-from notes_bff.services.note_queries import NoteQuery, note_page
+from notes_bff.services.note_queries import Listed, NoteParts, NoteQuery, note_page
 from notes_bff.services.note_writes import NoteChanges
 from notes_bff.validation import bounded_int
 
 EXCERPT_MAX = 2000
+# The fields of Note that need its Markdown content.
+CONTENT_FIELDS = frozenset({"content", "contentHtml", "excerpt", "suggestions"})
+
+
+def _field_names(selections: Iterable[Selection]) -> Iterator[str]:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection.name
+        yield from _field_names(selection.selections)
+
+
+def note_parts(info: Info) -> NoteParts:
+    """What a note list must read for the fields selected below it: the content only when a
+    field of that name is selected anywhere below (fragments included), so a field that
+    needs the content never meets a note read without it."""
+    wanted = CONTENT_FIELDS.intersection(_field_names(info.selected_fields))
+    return NoteParts.FULL if wanted else NoteParts.WITHOUT_CONTENT
 
 
 @strawberry.type(name="Note")
@@ -30,7 +51,6 @@ class NoteType:
 
     id: strawberry.ID
     title: str
-    content: str = strawberry.field(description="Markdown source, as written.")
     tags: list[str]
     is_pinned: bool
     priority: NotePriority
@@ -41,16 +61,15 @@ class NoteType:
     )
     created_at: datetime
     updated_at: datetime
-    doc: strawberry.Private[NoteDoc]
+    doc: strawberry.Private[Listed]
     suggestions: list[NoteSuggestion] = SUGGESTIONS_FIELD
 
     @classmethod
-    def from_document(cls, doc: NoteDoc) -> NoteType:
-        """Wrap a stored note."""
+    def from_document(cls, doc: NoteDoc | NoteSummary) -> NoteType:
+        """Wrap a stored note, read whole or without its content (``NoteSummary``)."""
         return cls(
             id=strawberry.ID(str(doc.id)),
             title=doc.title,
-            content=doc.content,
             tags=doc.tags,
             is_pinned=doc.is_pinned,
             priority=doc.priority,
@@ -61,6 +80,19 @@ class NoteType:
             updated_at=doc.updated_at,
             doc=doc,
         )
+
+    async def stored(self, info: Info) -> NoteDoc:
+        """The whole note (read by id if this one was listed without its content)."""
+        if isinstance(self.doc, NoteDoc):
+            return self.doc
+        doc = await info.context.loaders.note_by_id.load_document(PydanticObjectId(self.id))
+        if doc is None:
+            raise LookupError("the note is gone")
+        return doc
+
+    @strawberry.field(description="Markdown source, as written.")
+    async def content(self, info: Info) -> str:
+        return (await self.stored(info)).content
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceType:
@@ -77,12 +109,14 @@ class NoteType:
         description="Content rendered from Markdown to HTML and sanitized against XSS."
     )
     async def content_html(self, info: Info) -> str:
-        return (await renderer_for(info.context.settings).render(self.doc.content)).html
+        content = (await self.stored(info)).content
+        return (await renderer_for(info.context.settings).render(content)).html
 
     @strawberry.field(description="Plain-text excerpt of the content, at most `length` characters.")
     async def excerpt(self, info: Info, length: int | None = 160) -> str:
         length = bounded_int("length", 160 if length is None else length, 1, EXCERPT_MAX)
-        rendered = await renderer_for(info.context.settings).render(self.doc.content)
+        content = (await self.stored(info)).content
+        rendered = await renderer_for(info.context.settings).render(content)
         return rendered.excerpt(length)
 
     @strawberry.field
@@ -105,7 +139,7 @@ class NoteConnection(Connection[NoteType]):
     """A page of notes."""
 
     @classmethod
-    def from_page(cls, page: Page[NoteDoc]) -> NoteConnection:
+    def from_page(cls, page: Page[Listed]) -> NoteConnection:
         """Wrap a keyset page."""
         return cls.wrap(page, NoteType.from_document)
 
@@ -242,7 +276,8 @@ class NotesQuery:
         actor.require_viewer()
         query = to_note_query(filter)
         ids = await searched_workspace_ids(actor, workspace_id)
-        return NoteConnection.from_page(await note_page(ids, query, sort, first, after))
+        page = await note_page(ids, query, sort, first, after, note_parts(info))
+        return NoteConnection.from_page(page)
 
 
 @strawberry.type

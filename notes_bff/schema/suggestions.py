@@ -89,7 +89,8 @@ class NoteSuggestion:
 class HasNote(Protocol):
     """A type that wraps a stored note (``NoteType``)."""
 
-    doc: Note
+    async def stored(self, info: Info) -> Note:
+        """The whole note."""
 
 
 async def note_suggestions(
@@ -97,7 +98,7 @@ async def note_suggestions(
 ) -> list[NoteSuggestion]:
     """``Note.suggestions``."""
     zone = await zone_for(info.context.actor, time_zone)
-    found = await suggestions_of(info.context.actor, root.doc, zone)
+    found = await suggestions_of(info.context.actor, await root.stored(info), zone)
     return [NoteSuggestion.of(s) for s in found]
 
 

@@ -109,10 +109,11 @@ class WorkspaceType:
         first: int | None = 20,
         after: str | None = None,
     ) -> NoteConnectionRef:
-        from notes_bff.schema.notes import NoteConnection, to_note_query
+        from notes_bff.schema.notes import NoteConnection, note_parts, to_note_query
 
         assert self.doc.id is not None
-        page = await note_page([self.doc.id], to_note_query(filter), sort, first, after)
+        query, parts = to_note_query(filter), note_parts(info)
+        page = await note_page([self.doc.id], query, sort, first, after, parts)
         return NoteConnection.from_page(page)
 
     @strawberry.field

@@ -10,13 +10,15 @@ from beanie import PydanticObjectId
 
 from notes_bff.loaders.aggregates import LIVE_NOTES_INDEX
 from notes_bff.models import Note, NotePriority
-from notes_bff.models.index_hints import hint
+from notes_bff.models.index_hints import hinted
 from notes_bff.models.read_routing import list_reads
 from notes_bff.response_cache.reads import expires_within
 from notes_bff.services.access import viewer_workspaces
 from notes_bff.services.actor import Actor
 from notes_bff.services.note_queries import (
     SORT_SPECS,
+    Listed,
+    NoteParts,
     NoteQuery,
     NoteSort,
     notes_filter,
@@ -26,6 +28,7 @@ from notes_bff.services.note_queries import (
 from notes_bff.validation import bounded_int
 
 DUE_ASC = SORT_SPECS[NoteSort.DUE_DATE_ASC]
+RECENT = SORT_SPECS[NoteSort.UPDATED_AT_DESC]
 MAX_DAYS = 366
 DASHBOARD_CACHE_S = 30
 
@@ -56,32 +59,37 @@ class DashboardView:
         ids = [ws.id for ws in await viewer_workspaces(self.actor) if ws.id is not None]
         return notes_filter(ids, NoteQuery()) if ids else None
 
-    async def _section(self, extra: dict[str, Any], sort: Any, first: int) -> list[Note]:
+    async def _section(
+        self, extra: dict[str, Any], sort: Any, first: int, parts: NoteParts
+    ) -> list[Listed]:
         live = await self._live()
-        return await top_notes({**live, **extra}, sort, first) if live else []
+        return await top_notes({**live, **extra}, sort, first, parts) if live else []
 
-    async def pinned(self, first: int) -> list[Note]:
-        """Pinned notes, most recently updated first."""
-        return await self._section({"is_pinned": True}, [("updated_at", -1), ("_id", -1)], first)
+    async def pinned(self, first: int, parts: NoteParts = NoteParts.FULL) -> list[Listed]:
+        """Pinned notes, most recently updated first (``parts`` of each)."""
+        return await self._section({"is_pinned": True}, RECENT, first, parts)
 
-    async def due_soon(self, days: int, first: int) -> list[Note]:
+    async def due_soon(
+        self, days: int, first: int, parts: NoteParts = NoteParts.FULL
+    ) -> list[Listed]:
         """Notes due from now to ``days`` ahead, soonest first."""
         until = self.moment + timedelta(days=bounded_int("days", days, 1, MAX_DAYS))
         return await self._section(
-            {"due_sort": {"$gte": self.moment, "$lte": until}}, DUE_ASC, first
+            {"due_sort": {"$gte": self.moment, "$lte": until}}, DUE_ASC, first, parts
         )
 
-    async def overdue(self, first: int) -> list[Note]:
+    async def overdue(self, first: int, parts: NoteParts = NoteParts.FULL) -> list[Listed]:
         """Notes whose due date has passed, oldest due first."""
-        return await self._section({"due_sort": {"$lt": self.moment}}, DUE_ASC, first)
+        return await self._section({"due_sort": {"$lt": self.moment}}, DUE_ASC, first, parts)
 
-    async def recent(self, first: int) -> list[Note]:
+    async def recent(self, first: int, parts: NoteParts = NoteParts.FULL) -> list[Listed]:
         """Most recently updated notes."""
-        return await self._section({}, SORT_SPECS[NoteSort.UPDATED_AT_DESC], first)
+        return await self._section({}, RECENT, first, parts)
 
-    async def assigned_to_me(self, first: int) -> list[Note]:
+    async def assigned_to_me(self, first: int, parts: NoteParts = NoteParts.FULL) -> list[Listed]:
         """Notes assigned to the viewer, soonest due first."""
-        return await self._section({"assignee_ids": self.actor.require_viewer()}, DUE_ASC, first)
+        viewer = self.actor.require_viewer()
+        return await self._section({"assignee_ids": viewer}, DUE_ASC, first, parts)
 
     async def stats(self) -> DashboardStatsData:
         """Every counter in one aggregation (``$facet``)."""
@@ -91,7 +99,7 @@ class DashboardView:
             await reading_notes_of(live)
             pipeline = stats_pipeline(live, self.moment)
             async with list_reads() as session:
-                stats = Note.aggregate(pipeline, hint=hint(LIVE_NOTES_INDEX), session=session)
+                stats = Note.aggregate(pipeline, session=session, **hinted(LIVE_NOTES_INDEX))
                 [row] = await stats.to_list()
 
         def single(name: str) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from notes_bff.models import Note, NotePriority
-from notes_bff.models.index_hints import hint
+from notes_bff.models import Note, NotePriority, NoteSummary
+from notes_bff.models.index_hints import hinted
 from notes_bff.models.read_routing import list_reads
 from notes_bff.pagination import Page, SortSpec, beanie_sort, keyset_page
 from notes_bff.response_cache import tags as cache_tags
@@ -39,6 +39,22 @@ SORT_SPECS: dict[NoteSort, SortSpec] = {
     NoteSort.DUE_DATE_ASC: [("due_sort", 1), ("_id", 1)],
     NoteSort.PRIORITY_DESC: [("priority_rank", -1), ("created_at", -1), ("_id", -1)],
 }
+
+
+class NoteParts(StrEnum):
+    """What a listing reads of each note: every field, or every field but the Markdown
+    content (the caller asks for no field that needs it: a page is then ~3x smaller)."""
+
+    FULL = "FULL"
+    WITHOUT_CONTENT = "WITHOUT_CONTENT"
+
+    @property
+    def rows(self) -> type[Note] | type[NoteSummary]:
+        """The model the notes are read as (``NoteSummary``: a projection)."""
+        return Note if self is NoteParts.FULL else NoteSummary
+
+
+Listed = Note | NoteSummary
 
 
 @dataclass(frozen=True)
@@ -207,13 +223,14 @@ async def reading_notes_of(flt: dict[str, Any]) -> None:
 
 
 async def page_of_notes(
-    flt: dict[str, Any], sort: NoteSort, first: int, after: str | None
-) -> Page[Note]:
+    flt: dict[str, Any], sort: NoteSort, first: int, after: str | None, parts: NoteParts
+) -> Page[Listed]:
     """The ``first`` notes matching ``flt`` after the ``after`` cursor, in ``sort`` order."""
     await reading_notes_of(flt)
     flt = await resolve_text_search(flt)
     spec = SORT_SPECS[sort]
-    return await keyset_page(Note, flt, sort.value, spec, first, after, hint(index_for(flt, spec)))
+    rows: type[Listed] = parts.rows
+    return await keyset_page(Note, rows, flt, sort.value, spec, first, after, index_for(flt, spec))
 
 
 DEFAULT_PAGE = 20
@@ -225,19 +242,25 @@ async def note_page(
     sort: NoteSort | None,
     first: int | None,
     after: str | None,
-) -> Page[Note]:
+    parts: NoteParts = NoteParts.FULL,
+) -> Page[Listed]:
     """The one note listing: a page of the notes matching ``query`` in these workspaces
     (none: an always-empty filter keeps the page shape and cursors), newest first and 20
-    long unless told otherwise."""
+    long unless told otherwise; ``parts`` of each note."""
     flt = notes_filter(workspace_ids, query) if workspace_ids else {"_id": {"$in": []}}
     size = DEFAULT_PAGE if first is None else first
-    return await page_of_notes(flt, sort or NoteSort.CREATED_AT_DESC, size, after)
+    return await page_of_notes(flt, sort or NoteSort.CREATED_AT_DESC, size, after, parts)
 
 
-async def top_notes(flt: dict[str, Any], sort: SortSpec, first: int) -> list[Note]:
+async def top_notes(
+    flt: dict[str, Any], sort: SortSpec, first: int, parts: NoteParts = NoteParts.FULL
+) -> list[Listed]:
     """The first ``first`` notes of ``flt`` in order ``sort`` (dashboard sections)."""
     limit = page_size("first", first)
     await reading_notes_of(flt)
+    rows: type[Listed] = parts.rows
     async with list_reads() as session:
-        found = Note.find(flt, hint=hint(index_for(flt, sort)), session=session)
+        found = Note.find(
+            flt, projection_model=rows, session=session, **hinted(index_for(flt, sort))
+        )
         return await found.sort(beanie_sort(sort)).limit(limit).to_list()

@@ -104,7 +104,9 @@ async def page_of_notifications(
     if unread_only:
         flt["read"] = False
     first = DEFAULT_PAGE if first is None else first
-    return await keyset_page(Notification, flt, "NOTIFICATIONS", NOTIFICATION_SORT, first, after)
+    return await keyset_page(
+        Notification, Notification, flt, "NOTIFICATIONS", NOTIFICATION_SORT, first, after
+    )
 
 
 async def unread_count(actor: Actor) -> int:

@@ -10,7 +10,7 @@ from beanie import PydanticObjectId, SortDirection
 from notes_bff.auth.sessions import Device
 from notes_bff.errors import NotFound
 from notes_bff.models import RefreshSession
-from notes_bff.models.index_hints import hint
+from notes_bff.models.index_hints import hinted
 from notes_bff.services.actor import Actor
 from notes_bff.validation import single_line, strip_controls
 
@@ -48,7 +48,7 @@ async def _live(user_id: PydanticObjectId, moment: datetime) -> list[RefreshSess
     return (
         await RefreshSession.find(
             {"user_id": user_id, "used_at": None, "revoked": False, "expires_at": {"$gt": moment}},
-            hint=hint("user"),
+            **hinted("user"),
         )
         .sort(("created_at", SortDirection.DESCENDING))
         .to_list()
