@@ -11,9 +11,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from notes_bff.models import Note, NotePriority, NoteSummary
-from notes_bff.models.index_hints import hinted
-from notes_bff.models.read_routing import list_reads
-from notes_bff.pagination import Page, SortSpec, beanie_sort, keyset_page
+from notes_bff.pagination import Page, SortSpec, keyset_page, list_rows
 from notes_bff.response_cache import tags as cache_tags
 from notes_bff.response_cache.reads import not_cacheable, reading
 from notes_bff.search import service as search_service
@@ -259,8 +257,4 @@ async def top_notes(
     limit = page_size("first", first)
     await reading_notes_of(flt)
     rows: type[Listed] = parts.rows
-    async with list_reads() as session:
-        found = Note.find(
-            flt, projection_model=rows, session=session, **hinted(index_for(flt, sort))
-        )
-        return await found.sort(beanie_sort(sort)).limit(limit).to_list()
+    return await list_rows(Note, rows, flt, sort, limit, index_for(flt, sort))
