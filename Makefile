@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck schema bench bench-compare bench-fanout bench-search bench-collab clean
+.PHONY: serve test lint typecheck schema bench bench-compare bench-hints bench-fanout bench-search bench-collab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(STAMP)
 ## hand-written handler on the same data (bench/results-compare.md and .png)
 bench-compare: $(STAMP)
 	$(BIN)/python -m bench.compare --rounds 3 --seconds 5 --workers 1,2
+
+## bench-hints: every index hint the application sends, with and without, on seeded SecantusDB (docs/indexes.md)
+bench-hints: $(STAMP)
+	$(BIN)/python -m bench.hints --repeat 40
 
 ## bench-fanout: subscription fan-out latency, 1,000 websocket subscribers over 2 workers (needs node)
 bench-fanout: $(STAMP)
