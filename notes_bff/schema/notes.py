@@ -45,12 +45,17 @@ def note_parts(info: Info) -> NoteParts:
     return NoteParts.FULL if wanted else NoteParts.WITHOUT_CONTENT
 
 
+async def _content(root: NoteType, info: Info) -> str:
+    return (await root.stored(info)).content
+
+
 @strawberry.type(name="Note")
 class NoteType:
     """A Markdown note in a workspace."""
 
     id: strawberry.ID
     title: str
+    content: str = strawberry.field(resolver=_content, description="Markdown source, as written.")
     tags: list[str]
     is_pinned: bool
     priority: NotePriority
@@ -89,10 +94,6 @@ class NoteType:
         if doc is None:
             raise LookupError("the note is gone")
         return doc
-
-    @strawberry.field(description="Markdown source, as written.")
-    async def content(self, info: Info) -> str:
-        return (await self.stored(info)).content
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceType:
