@@ -178,7 +178,7 @@ def add_activity(db: Database[Doc], per_user: int) -> None:
 def _indexes_read(plan: Any) -> Iterator[str]:
     if isinstance(plan, dict):
         if plan.get("stage") in ("IXSCAN", "COLLSCAN", "COUNT_SCAN"):
-            yield plan.get("indexName", plan["stage"])
+            yield str(plan.get("indexName", plan["stage"]))
         for value in plan.values():
             yield from _indexes_read(value)
     elif isinstance(plan, list):
