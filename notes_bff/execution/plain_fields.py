@@ -18,17 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
-from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLField,
+    GraphQLLeafType,
     GraphQLList,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    GraphQLSchema,
     get_nullable_type,
     is_leaf_type,
+    is_non_null_type,
 )
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -41,24 +41,26 @@ BASIC_RESOLVER = "_get_basic_result"  # strawberry's (schema_converter.from_reso
 
 
 class _Leaf(NamedTuple):
-    """A plain leaf field: its name, basic resolver and return type (``is_list``: a list
-    of leaves, whose items need paths)."""
+    """A plain leaf field: its name, basic resolver, return type, and that type unwrapped
+    when it is no list (``named``: None for a list of leaves, whose items need paths)."""
 
     name: str
     resolve: Any
     return_type: GraphQLOutputType
-    is_list: bool
+    named: GraphQLLeafType | None
+    non_null: bool
 
 
 class _LeafInfo(NamedTuple):
-    """What ``complete_value`` reads of the info for a leaf: the names in its errors."""
+    """What ``complete_value`` reads of the info for a list of leaves: the names in its
+    errors."""
 
     field_name: str
     parent_type: GraphQLObjectType
 
 
-# Per schema, per (type, field): the field's plan (None: graphql-core resolves it).
-_PLANS: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], _Leaf | None]] = WeakKeyDictionary()
+# Per (type, field name) of every schema built: the field's plan (None: graphql-core's way).
+_PLANS: dict[tuple[GraphQLObjectType, str], _Leaf | None] = {}
 
 
 def _plan(name: str, field: GraphQLField | None) -> _Leaf | None:
@@ -72,24 +74,27 @@ def _plan(name: str, field: GraphQLField | None) -> _Leaf | None:
     if field is None or field.args or getattr(resolve, "__name__", "") != BASIC_RESOLVER:
         return None
     nullable = get_nullable_type(field.type)
-    item = get_nullable_type(nullable.of_type) if isinstance(nullable, GraphQLList) else nullable
+    if isinstance(nullable, GraphQLList):
+        is_list, item = True, get_nullable_type(nullable.of_type)
+    else:
+        is_list, item = False, nullable
     if not is_leaf_type(item):
         return None
-    return _Leaf(name, field.resolve, field.type, isinstance(nullable, GraphQLList))
+    named = None if is_list else item
+    return _Leaf(name, field.resolve, field.type, named, is_non_null_type(field.type))
 
 
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor with plain leaf fields read directly (see the module)."""
 
-    def _leaf(self, parent_type: GraphQLObjectType, field_name: str) -> _Leaf | None:
-        plans = _PLANS.get(self.schema)
-        if plans is None:
-            plans = _PLANS.setdefault(self.schema, {})
-        key = (parent_type.name, field_name)
-        if key not in plans:
+    @staticmethod
+    def _leaf(parent_type: GraphQLObjectType, field_name: str) -> _Leaf | None:
+        key = (parent_type, field_name)
+        try:
+            return _PLANS[key]
+        except KeyError:
             field = None if field_name.startswith("__") else parent_type.fields.get(field_name)
-            plans[key] = _plan(field_name, field)
-        return plans[key]
+            return _PLANS.setdefault(key, _plan(field_name, field))
 
     def _complete_leaf(
         self,
@@ -102,9 +107,12 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[Any]:
         """The field's completed value, or None with its error recorded (graphql-core's
-        ``handle_field_error``, which raises on to the parent for a non-null field)."""
-        info = cast("GraphQLResolveInfo[Any]", _LeafInfo(leaf.name, parent_type))
-        field_path = Path(path, response_name, parent_type.name) if leaf.is_list else None
+        ``handle_field_error``, which raises on to the parent for a non-null field).
+
+        A scalar or enum is completed as graphql-core's ``complete_value`` does (its errors
+        word for word); a list of them by ``complete_value`` itself, with the field's path.
+        """
+        field_path = Path(path, response_name, parent_type.name) if leaf.named is None else None
         try:
             result = leaf.resolve(source, None)
             if self.is_awaitable(result):  # an attribute holding an awaitable: the usual way
@@ -112,7 +120,18 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 return self.execute_field(
                     parent_type, source, field_details_list, field_path, position_context
                 )
-            # A leaf's own path is read only by a list (for its items' paths).
+            if isinstance(result, Exception):
+                raise result
+            if leaf.named is not None:
+                if result is None or result is Undefined:
+                    if leaf.non_null:
+                        message = (
+                            f"Cannot return null for non-nullable field {parent_type}.{leaf.name}."
+                        )
+                        raise TypeError(message)
+                    return None
+                return self.complete_leaf_value(leaf.named, result)
+            info = cast("GraphQLResolveInfo[Any]", _LeafInfo(leaf.name, parent_type))
             return self.complete_value(
                 leaf.return_type,
                 field_details_list,
