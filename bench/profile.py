@@ -31,37 +31,55 @@ from bench.workloads import MODES, WORKLOADS, apq_retry
 from notes_bff.embedded import free_port
 
 OUT = Path("bench/profiles")
-# (phase, regular expression on one frame "function (file:line)"), most specific first.
+# Imports, seeding and the harness's sign-in (Argon2): the server starting, not serving.
+STARTUP = re.compile(r"importlib\._bootstrap|argon2|notes_bff/seed\.py")
+# (phase, regular expression on one frame "function (file:line)"), most specific first. A
+# sample belongs to the phase of its innermost frame that matches one; the generic phases
+# (the event loop, HTTP) only when no frame matches a specific one.
 PHASES = [
     ("response-cache bookkeeping", r"response_cache"),
     ("rate limit", r"ratelimit\.py|rate_limits\.py"),
-    ("auth (token check)", r"notes_bff/auth/|http/context\.py"),
-    ("logs", r"structlog|logs\.py|logging/"),
+    ("auth (token check)", r"notes_bff/auth/"),
+    ("logs", r"structlog|notes_bff/logs\.py|logging/"),
     ("metrics and tracing", r"prometheus_client|notes_bff/metrics\.py|observability/"),
-    ("Beanie model construction", r"beanie/|pydantic"),
-    ("data access (PyMongo, BSON)", r"pymongo|bson|motor"),
+    ("Redis client", r"\(redis/"),
+    ("Beanie model construction", r"pydantic|beanie/odm/utils/parsing"),
+    ("data access (PyMongo, BSON, Beanie queries)", r"pymongo|bson|beanie/"),
     ("loaders (aiodataloader)", r"aiodataloader|notes_bff/loaders/"),
-    ("services", r"notes_bff/services/|notes_bff/models/"),
+    ("services", r"notes_bff/services/|notes_bff/models/|notes_bff/pagination"),
     ("parse", r"graphql/language/"),
     ("validation (rules, limits)", r"graphql/validation/|execution/limits\.py"),
-    ("Strawberry field wrappers", r"strawberry/schema/schema_converter|strawberry/extensions/"),
+    ("Strawberry field wrappers", r"strawberry/schema/schema_converter|strawberry/types/field"),
     ("resolvers (schema/)", r"notes_bff/schema/"),
-    ("execution (graphql-core)", r"graphql/execution/|graphql/pyutils/|graphql/type/"),
-    ("Strawberry (operation setup, results)", r"strawberry/"),
-    ("HTTP (aiohttp, view, JSON)", r"aiohttp/|notes_bff/http/|orjson|multidict|yarl"),
-    ("asyncio event loop", r"asyncio/|uvloop|selectors"),
+    (
+        "execution (graphql-core, plain_fields)",
+        r"graphql/execution/|graphql/pyutils/|graphql/type/|execution/plain_fields",
+    ),
+    ("Strawberry (operation, extensions, results)", r"strawberry/|notes_bff/execution/"),
+]
+GENERIC = [
+    ("HTTP (aiohttp, middlewares, view, JSON)", r"aiohttp/|notes_bff/http/|orjson|multidict"),
+    ("event loop (asyncio, uvloop, sockets)", r"."),
 ]
 
 
 def phase_shares(collapsed: Path) -> list[tuple[str, float]]:
-    """Share of samples per phase in py-spy's collapsed stacks (``stack count`` lines)."""
+    """Share of samples per phase in py-spy's collapsed stacks (``stack count`` lines),
+    those of the server's start (``STARTUP``) left out."""
     counts: collections.Counter[str] = collections.Counter()
-    patterns = [(name, re.compile(pattern)) for name, pattern in PHASES]
+    specific = [(name, re.compile(pattern)) for name, pattern in PHASES]
+    generic = [(name, re.compile(pattern)) for name, pattern in GENERIC]
     for line in collapsed.read_text().splitlines():
         stack, _, number = line.rpartition(" ")
+        if STARTUP.search(stack):
+            continue
         frames = stack.split(";")[::-1]
         phase = next(
-            (name for frame in frames for name, rx in patterns if rx.search(frame)), "other"
+            name
+            for patterns in (specific, generic)
+            for frame in frames
+            for name, rx in patterns
+            if rx.search(frame)
         )
         counts[phase] += int(number)
     total = sum(counts.values()) or 1
