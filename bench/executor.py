@@ -24,6 +24,7 @@ from typing import Any
 import strawberry
 from aiodataloader import DataLoader
 from graphql import execute, parse
+from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from notes_bff.execution.plain_fields import PlainFieldsExecutor
@@ -125,10 +126,11 @@ DOCUMENT = parse(PAGE)
 
 async def _execute(executor: type[StrawberryGraphQLCoreExecutionContext]) -> Any:
     """The page, parsed and validated before (as notes-bff's document cache does), with
-    fresh loaders (as per request)."""
+    fresh loaders (as per request), executed as strawberry calls graphql-core."""
     result = execute(
         SCHEMA._schema, DOCUMENT, context_value={"users": DataLoader(_users)},
         executor_class=executor,
+        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # as strawberry passes it
     )  # fmt: skip
     result = await result if isawaitable(result) else result
     assert result.errors is None, result.errors
