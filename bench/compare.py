@@ -212,7 +212,7 @@ async def measure(
 ) -> list[Sample]:
     """One server's samples: every workload and mode for ``args.seconds`` each."""
     samples = []
-    for workload, mode in itertools.product(WORKLOADS.values(), modes_of(name)):
+    for workload, mode in itertools.product(args.workloads, modes_of(name)):
         await _register(url, token, workload)
         requests = functools.partial(workload.request, target, mode)
         warm = iter(range(args.concurrency * 2))
@@ -241,7 +241,7 @@ async def _session(dbs: Databases, args: argparse.Namespace) -> list[Sample]:
     with contextlib.ExitStack() as stack:
         urls = {n: stack.enter_context(serving(n, 1, dbs.env))[1] for n in args.servers}
         token, target = await start_all(urls)
-        problems = await check(urls, token, target, WORKLOADS.values())
+        problems = await check(urls, token, target, args.workloads)
     if problems:
         raise SystemExit("contenders differ from notes-bff:\n" + "\n".join(problems))
     print("every contender answers as notes-bff does", file=sys.stderr, flush=True)
@@ -275,7 +275,14 @@ def main() -> None:
     parser.add_argument(
         "--chart", type=Path, default=Path("bench/results-compare.png"), help="PNG chart"
     )
+    parser.add_argument(
+        "--workload",
+        action="append",
+        choices=WORKLOADS,
+        help="a workload to run, by name; repeat for several (all)",
+    )
     args = parser.parse_args()
+    args.workloads = [WORKLOADS[n] for n in args.workload or WORKLOADS]
     args.workers = [int(w) for w in args.workers.split(",")]
     args.servers = args.servers.split(",")
     if "P" not in args.servers or not set(args.servers) <= set(SERVERS):

@@ -155,15 +155,17 @@ def bench_main(
     doc: str | None,
     measure: Callable[[int, str, int, int], Coroutine[Any, Any, None]],
     default_requests: int,
+    env: dict[str, str] | None = None,
 ) -> None:
-    """The command line of a benchmark: start the demo server, ``measure``, stop it."""
+    """The command line of a benchmark: start the demo server (with ``env``), ``measure``,
+    stop it."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument(
         "--requests", type=int, default=default_requests, help=f"per case ({default_requests})"
     )
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent clients (4)")
     args = parser.parse_args()
-    with demo_server() as (pid, url):
+    with demo_server(env=env) as (pid, url):
         asyncio.run(measure(pid, url, args.requests, args.concurrency))
 
 

@@ -33,9 +33,9 @@ from graphql.language import (
     visit,
 )
 from graphql.pyutils import AwaitableOrValue
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from notes_bff.execution.context import Context
+from notes_bff.execution.plain_fields import PlainFieldsExecutor
 from notes_bff.models.read_routing import on_primary
 from notes_bff.observability import tracing
 from notes_bff.realtime.delivery import Delivery, current_delivery, ready
@@ -69,7 +69,7 @@ def _count(context: object, rendered: bool, delivery: Delivery | None = None) ->
 _UNSET: Any = object()
 
 
-class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+class SharedEventExecutor(PlainFieldsExecutor):
     """Strawberry's executor, with per-event executions shared through the delivery."""
 
     _key: tuple[str, str | None, bytes] | None = _UNSET
