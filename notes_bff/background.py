@@ -7,6 +7,20 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
+import structlog
+
+log = structlog.get_logger("notes_bff.background")
+# A task still running this long after its cancellation swallowed it: cancelled again.
+RECANCEL_S = 2.0
+
+
+def cancellation_pending() -> bool:
+    """Whether the current task has been asked to stop. A retry loop checks it before
+    retrying: a cancellation can reach it as another exception (redis-py and Python 3.11's
+    ``asyncio.timeout`` turn one that meets a read timeout into a ``TimeoutError``)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
 
 class BackgroundTasks:
     """A component's named background tasks."""
@@ -22,10 +36,18 @@ class BackgroundTasks:
         ]
 
     async def stop(self) -> None:
-        """Cancel every task and wait until each has finished."""
+        """Cancel every task and wait until each has finished; a task whose cancellation
+        was swallowed on its way (see ``cancellation_pending``) is cancelled again every
+        ``RECANCEL_S``, so a component's stop never hangs on it."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
+        running = set(tasks)
+        while running:
+            _, running = await asyncio.wait(running, timeout=RECANCEL_S)
+            for task in running:
+                log.warning("task_cancelled_again", task=task.get_name())
+                task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

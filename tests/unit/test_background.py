@@ -4,8 +4,9 @@ clean-up finished) before ``stop`` returns; a stopped set can start again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
-from notes_bff.background import BackgroundTasks
+from notes_bff.background import BackgroundTasks, cancellation_pending
 
 
 async def test_stop_cancels_and_awaits_every_task() -> None:
@@ -48,3 +49,48 @@ async def test_a_stopped_set_starts_again_and_stops_only_its_new_tasks() -> None
     assert second.cancelled()
     assert runs == ["first", "second"]
     await tasks.stop()  # stopping twice is harmless
+
+
+async def test_a_task_that_swallows_its_cancellation_still_stops() -> None:
+    # As a retry loop does when redis-py turns the cancellation into a TimeoutError.
+    cancellations: list[bool] = []
+
+    async def retrying() -> None:
+        while True:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancellations.append(True)
+                if len(cancellations) == 1:
+                    continue
+                raise
+
+    tasks = BackgroundTasks()
+    tasks.start(retrying=retrying())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(tasks.stop(), timeout=60)  # without a second cancel: never
+    assert len(cancellations) == 2
+
+
+async def test_a_retry_loop_sees_the_cancellation_it_was_handed_as_another_error() -> None:
+    seen: list[bool] = []
+
+    async def loop() -> None:
+        while True:
+            try:
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    raise TimeoutError("read timed out") from None
+            except TimeoutError:
+                seen.append(cancellation_pending())
+                if cancellation_pending():
+                    raise asyncio.CancelledError from None
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    assert seen == []
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert seen == [True]
