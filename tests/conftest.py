@@ -181,6 +181,9 @@ def make_settings(
         # from one address; test_rate_limits.py sets its own, low limits.
         "auth_attempts_per_ip": 100_000,
         "rate_limit_anonymous_points": 10_000_000,
+        # Search reads its writes: on a loaded CI machine the index may take over the
+        # default 1 s to catch up (the wait ends as soon as it has).
+        "search_freshness_wait_seconds": 15,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
