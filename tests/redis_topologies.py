@@ -76,7 +76,7 @@ class Deployment:
     def _replica_in_sync(self, sentinel: Redis) -> bool:
         """The Sentinels name a primary, see a replica up, and that replica is in sync."""
         try:
-            address = sentinel.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
+            address: Any = sentinel.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
             if not address or not _sentinel_sees_replica(sentinel):
                 return False
             replicas = [server for server in self.servers if server.port != int(address[1])]
@@ -179,7 +179,7 @@ def cluster(data_dir: Path, masters: int = 3, replicas: int = 0) -> Iterator[Dep
         yield deployment
 
 
-def _knows(client: Redis, node_id: bytes | str) -> bool:
+def _knows(client: Any, node_id: bytes | str) -> bool:
     """Whether ``client``'s node has heard of the node ``node_id`` (it can replicate it)."""
     text = node_id.decode() if isinstance(node_id, bytes) else node_id
     return text in str(client.execute_command("CLUSTER", "NODES"))
@@ -242,7 +242,7 @@ class SlotMove:
     async def _run(self, server: EmbeddedProcess, *command: Any) -> Any:
         client = AsyncRedis(port=server.port, password=PASSWORD, socket_timeout=10)
         try:
-            return await client.execute_command(*command)
+            return await client.execute_command(*command)  # type: ignore[no-untyped-call]
         finally:
             await client.aclose()
 
