@@ -280,9 +280,11 @@ class Broker:
                     log.info("broker_reconnected")
                 backoff, lost_at = 0.1, None
                 await self._follow(pubsub)
-            except LINK_FAILURES as exc:
+            except Exception as exc:  # the link must outlive any failure
                 if self._stopping:
                     return
+                if not isinstance(exc, LINK_FAILURES):
+                    log.exception("broker_failed")
                 if lost_at is None:
                     lost_at = time.monotonic()
                     self.down = True
