@@ -9,8 +9,9 @@ over both workers), then creates notes at each rate. Latency runs from the event
 (``NoteEvent.at``, stamped by the worker right after the write) to the message's arrival;
 "dropped" counts deliveries a subscriber never got. CPU columns are milliseconds per event
 of both workers together, of Redis (per shard: each node's ``INFO cpu``, with ``--redis
-cluster``, a 3-master Redis Cluster started from the embedded valkey binary), of SecantusDB
-and of the Node.js listener.
+cluster``, a 3-master Redis Cluster started from the embedded valkey binary; minus what the
+shard spends when no event flows, measured for ``IDLE_S`` first), of SecantusDB and of the
+Node.js listener.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from pathlib import Path
 
 import aiohttp
 from redis import Redis
+from redis.crc import key_slot
 
 from bench.harness import child_pid, child_pids, cpu_seconds, demo_server, login
+from notes_bff.realtime.event_log import stream_key
 from tests.js_packages import installed_node
 from tests.redis_topologies import PASSWORD, Deployment, cluster
 
 # CPU seconds of each Redis shard so far.
 RedisCpu = Callable[[], list[float]]
+IDLE_S = 10.0
 
 CREATE = "mutation($w: ID!, $t: String!) { createNote(input: {workspaceId: $w, title: $t}) { id } }"
 
@@ -151,7 +155,17 @@ async def measure(
             await asyncio.sleep(1)
         await asyncio.sleep(2)
         await listener.report()
-        print(f"{subscribers} subscribers connected, {len(workers)} workers\n")
+        # Redis's own work when no event flows (its timers, the Cluster bus), subtracted below.
+        quiet, quiet_started = redis_cpu(), time.perf_counter()
+        await asyncio.sleep(IDLE_S)
+        idle = [
+            (b - a) / (time.perf_counter() - quiet_started)
+            for a, b in zip(quiet, redis_cpu(), strict=True)
+        ]
+        # tests/redis_topologies.cluster gives the shards equal slot ranges, in order.
+        shard = min(key_slot(stream_key(workspace).encode()) * len(idle) // 16384, len(idle) - 1)
+        print(f"{subscribers} subscribers connected, {len(workers)} workers", end="")
+        print(f", the workspace on shard {shard + 1} of {len(idle)}\n")
         print(
             "| events/s (achieved) | events | deliveries | dropped | p50 ms | p95 ms | p99 ms "
             "| workers CPU ms/event | Redis (per shard) | SecantusDB | listener |"
@@ -168,7 +182,11 @@ async def measure(
             await asyncio.sleep(5)
             now = [sum(cpu_seconds(p) for p in group) for group in pids]
             per_event = [(b - a) * 1000 / events for a, b in zip(cpu, now, strict=True)]
-            per_shard = [(b - a) * 1000 / events for a, b in zip(shards, redis_cpu(), strict=True)]
+            spent = time.perf_counter() - started
+            per_shard = [
+                (b - a - rate_idle * spent) * 1000 / events
+                for a, b, rate_idle in zip(shards, redis_cpu(), idle, strict=True)
+            ]
             redis = " / ".join(f"{ms:.2f}" for ms in per_shard)
             latencies, closed = await listener.report()
             q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
