@@ -412,11 +412,8 @@ class Broker:
                 message = await pubsub.get_message(timeout=READ_TIMEOUT_S)
             else:
                 assert isinstance(pubsub, ClusterPubSub)
-                node_pubsub = pubsub.node_pubsub_mapping.get(node.name)
-                if node_pubsub is None or node_pubsub.connection is None:
-                    # Its last channel moved away or was unsubscribed (the next SSUBSCRIBE
-                    # on this node starts a new reader: _read_nodes).
-                    return
+                if node.name not in pubsub.node_pubsub_mapping:
+                    return  # its last channel moved away or was unsubscribed
                 message = await pubsub.get_sharded_message(target_node=node, timeout=READ_TIMEOUT_S)
             if message is not None:
                 self._receive(message, None if node is None else node.name)
