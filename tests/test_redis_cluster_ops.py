@@ -110,6 +110,12 @@ async def _replica_synced(port: int) -> bool:
         await client.aclose()
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="open: in about half the runs that follow another Cluster test, the brokers are "
+    "subscribed on the promoted primary but nothing reads that connection, so subscribers "
+    "wait for ever (docs/operations.md, 'Pub/sub fan-out per shard')",
+)
 async def test_a_stopped_primary_is_replaced_and_subscribers_miss_nothing(
     redis_cluster_replicas: Deployment,
     other_app: Callable[..., AbstractAsyncContextManager[Api]],

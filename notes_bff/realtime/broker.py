@@ -51,6 +51,7 @@ T = TypeVar("T")
 log = structlog.get_logger("notes_bff.broker")
 MAX_BACKOFF_S = 5.0
 READ_TIMEOUT_S = 5.0
+IDLE_POLL_S = 0.2
 # How long a channel's subscription may wait for the server's confirmation.
 CONFIRM_TIMEOUT_S = 5.0
 # How long resumable subscriptions wait for Redis to come back (a failover) before ending.
@@ -412,8 +413,12 @@ class Broker:
                 message = await pubsub.get_message(timeout=READ_TIMEOUT_S)
             else:
                 assert isinstance(pubsub, ClusterPubSub)
-                if node.name not in pubsub.node_pubsub_mapping:
-                    return  # its last channel moved away or was unsubscribed
+                node_pubsub = pubsub.node_pubsub_mapping.get(node.name)
+                if node_pubsub is None or node_pubsub.connection is None:
+                    # None now (its channels left, or ClusterPubSub is making it again after
+                    # a topology change): keep watching for it while the link lives.
+                    await asyncio.sleep(IDLE_POLL_S)
+                    continue
                 message = await pubsub.get_sharded_message(target_node=node, timeout=READ_TIMEOUT_S)
             if message is not None:
                 self._receive(message, None if node is None else node.name)
