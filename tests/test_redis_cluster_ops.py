@@ -112,9 +112,8 @@ async def _replica_synced(port: int) -> bool:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="open: in about half the runs that follow another Cluster test, the brokers are "
-    "subscribed on the promoted primary but nothing reads that connection, so subscribers "
-    "wait for ever (docs/operations.md, 'Pub/sub fan-out per shard')",
+    reason="open: in about half the runs that follow another Cluster test, subscribers get "
+    "nothing after the failover (docs/operations.md, 'Pub/sub fan-out per shard')",
 )
 async def test_a_stopped_primary_is_replaced_and_subscribers_miss_nothing(
     redis_cluster_replicas: Deployment,
