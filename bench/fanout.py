@@ -1,28 +1,43 @@
 """Benchmark: subscription fan-out latency with many websocket subscribers over 2 workers.
 
     .venv/bin/python -m bench.fanout [--subscribers 1000] [--events 40] [--rates 2,5,10]
+        [--redis single|cluster]
 
 Starts ``notes-bff serve --workers 2 --demo``, opens N graphql-transport-ws subscriptions to
 one workspace from a Node.js process (``bench/fanout_listener.mjs``; the kernel spreads them
 over both workers), then creates notes at each rate. Latency runs from the event's commit
 (``NoteEvent.at``, stamped by the worker right after the write) to the message's arrival;
 "dropped" counts deliveries a subscriber never got. CPU columns are milliseconds per event
-of both workers together, of valkey, of SecantusDB and of the Node.js listener.
+of both workers together, of Redis (per shard: each node's ``INFO cpu``, with ``--redis
+cluster``, a 3-master Redis Cluster started from the embedded valkey binary; minus what the
+shard spends when no event flows, measured for ``IDLE_S`` first), of SecantusDB and of the
+Node.js listener.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
+from redis import Redis
+from redis.crc import key_slot
 
 from bench.harness import child_pid, child_pids, cpu_seconds, demo_server, login
+from notes_bff.realtime.event_log import stream_key
 from tests.js_packages import installed_node
+from tests.redis_topologies import PASSWORD, Deployment, cluster
+
+# CPU seconds of each Redis shard so far.
+RedisCpu = Callable[[], list[float]]
+IDLE_S = 10.0
 
 CREATE = "mutation($w: ID!, $t: String!) { createNote(input: {workspaceId: $w, title: $t}) { id } }"
 
@@ -81,14 +96,45 @@ class Listener:
         await self.process.wait()
 
 
+def _node_cpu(port: int) -> float:
+    with Redis(port=port, password=PASSWORD) as client:
+        info = client.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+@contextlib.contextmanager
+def redis_cluster() -> Iterator[tuple[dict[str, str], RedisCpu]]:
+    """A 3-master Redis Cluster: the server's settings, and its shards' CPU."""
+    with (
+        tempfile.TemporaryDirectory(prefix="notes-bff-bench-") as folder,
+        cluster(Path(folder)) as deployment,
+    ):
+        yield _settings(deployment), lambda: [_node_cpu(n.port) for n in deployment.servers]
+
+
+def _settings(deployment: Deployment) -> dict[str, str]:
+    nodes = ",".join(deployment.settings["redis_cluster_nodes"])
+    return {"NOTES_BFF_REDIS_CLUSTER_NODES": nodes, "NOTES_BFF_REDIS_PASSWORD": PASSWORD}
+
+
 async def measure(
-    node: str, url: str, server_pid: int, subscribers: int, events: int, rates: list[float]
+    node: str,
+    url: str,
+    server_pid: int,
+    subscribers: int,
+    events: int,
+    rates: list[float],
+    redis_cpu: RedisCpu | None,
 ) -> None:
-    """Print one table row per event rate."""
+    """Print one table row per event rate. ``redis_cpu``: the shards' CPU (None: the
+    embedded valkey the server started)."""
     token = await login(url)
     headers = {"Authorization": f"Bearer {token}"}
     workers = child_pids(server_pid, b"notes_bff")
-    valkey, database = child_pid(server_pid, b"valkey"), child_pid(server_pid, b"secantus")
+    database = child_pid(server_pid, b"secantus")
+    if redis_cpu is None:
+        valkey = child_pid(server_pid, b"valkey")
+        redis_cpu = lambda: [cpu_seconds(valkey)]  # noqa: E731 - one expression
     async with aiohttp.ClientSession() as session:
         async with session.post(
             f"{url}/graphql", json={"query": "{ workspaces { id } }"}, headers=headers
@@ -109,15 +155,25 @@ async def measure(
             await asyncio.sleep(1)
         await asyncio.sleep(2)
         await listener.report()
-        print(f"{subscribers} subscribers connected, {len(workers)} workers\n")
+        # Redis's own work when no event flows (its timers, the Cluster bus), subtracted below.
+        quiet, quiet_started = redis_cpu(), time.perf_counter()
+        await asyncio.sleep(IDLE_S)
+        idle = [
+            (b - a) / (time.perf_counter() - quiet_started)
+            for a, b in zip(quiet, redis_cpu(), strict=True)
+        ]
+        # tests/redis_topologies.cluster gives the shards equal slot ranges, in order.
+        shard = min(key_slot(stream_key(workspace).encode()) * len(idle) // 16384, len(idle) - 1)
+        print(f"{subscribers} subscribers connected, {len(workers)} workers", end="")
+        print(f", the workspace on shard {shard + 1} of {len(idle)}\n")
         print(
             "| events/s (achieved) | events | deliveries | dropped | p50 ms | p95 ms | p99 ms "
-            "| workers CPU ms/event | valkey | SecantusDB | listener |"
+            "| workers CPU ms/event | Redis (per shard) | SecantusDB | listener |"
         )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for rate in rates:
-            pids = [workers, [valkey], [database], [listener.process.pid]]
-            cpu = [sum(cpu_seconds(p) for p in group) for group in pids]
+            pids = [workers, [database], [listener.process.pid]]
+            cpu, shards = [sum(cpu_seconds(p) for p in group) for group in pids], redis_cpu()
             started = time.perf_counter()
             for i in range(events):
                 await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
@@ -126,14 +182,20 @@ async def measure(
             await asyncio.sleep(5)
             now = [sum(cpu_seconds(p) for p in group) for group in pids]
             per_event = [(b - a) * 1000 / events for a, b in zip(cpu, now, strict=True)]
+            spent = time.perf_counter() - started
+            per_shard = [
+                (b - a - rate_idle * spent) * 1000 / events
+                for a, b, rate_idle in zip(shards, redis_cpu(), idle, strict=True)
+            ]
+            redis = " / ".join(f"{ms:.2f}" for ms in per_shard)
             latencies, closed = await listener.report()
             q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
             dropped = events * subscribers - len(latencies)
             print(
                 f"| {rate:g} ({achieved:.1f}) | {events} | {len(latencies)} | {dropped} "
                 f"| {q[49]:.0f} | {q[94]:.0f} | {q[98]:.0f} "
-                f"| {per_event[0]:.0f} | {per_event[1]:.1f} | {per_event[2]:.1f} "
-                f"| {per_event[3]:.0f} |" + (f" ({closed} sockets closed)" if closed else "")
+                f"| {per_event[0]:.0f} | {redis} | {per_event[1]:.1f} "
+                f"| {per_event[2]:.0f} |" + (f" ({closed} sockets closed)" if closed else "")
             )
         await listener.stop()
 
@@ -145,14 +207,22 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40, help="events per rate")
     parser.add_argument("--rates", default="2,5,10", help="comma-separated events per second")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument(
+        "--redis", choices=["single", "cluster"], default="single", help="Redis topology"
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     node = installed_node()
     if node is None:
         raise SystemExit("bench.fanout needs node and npm (the listener runs in Node.js)")
     env = {"NOTES_BFF_MAX_CONNECTIONS_PER_USER": str(args.subscribers)}
-    with demo_server("--workers", str(args.workers), env=env) as (pid, url):
-        asyncio.run(measure(node, url, pid, args.subscribers, args.events, rates))
+    with contextlib.ExitStack() as stack:
+        redis_cpu: RedisCpu | None = None
+        if args.redis == "cluster":
+            settings, redis_cpu = stack.enter_context(redis_cluster())
+            env |= settings
+        pid, url = stack.enter_context(demo_server("--workers", str(args.workers), env=env))
+        asyncio.run(measure(node, url, pid, args.subscribers, args.events, rates, redis_cpu))
 
 
 if __name__ == "__main__":

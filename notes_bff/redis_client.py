@@ -78,13 +78,15 @@ def connect(
     name: str,
     socket_timeout: float | None = 2.0,
     health_check_interval: int = 30,
+    retries: int = 2,
     metrics: Metrics | None = None,
 ) -> Redis:
     """A client of the configured topology, named ``name`` in ``CLIENT LIST``.
 
     ``socket_timeout=None`` is for pub/sub listeners, which wait for messages (and PING every
     ``health_check_interval`` seconds instead). With ``metrics``, commands are timed. A
-    command that meets a closed connection (a restart, a failover) is retried on a fresh one;
+    command that meets a closed connection (a restart, a failover) is retried ``retries``
+    times on a fresh one (0 for the broker, which must see every lost connection);
     Sentinel's client then asks the Sentinels for the current primary, and a Cluster client
     follows ``MOVED`` answers and refreshes its slot map.
     """
@@ -93,7 +95,7 @@ def connect(
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
         "health_check_interval": health_check_interval,
         "client_name": name,
-        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries),
         "retry_on_error": [RedisConnectionError],
     }
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
@@ -135,6 +137,13 @@ def connect(
     )
     client.auto_close_connection_pool = True  # the pool is this client's alone
     return client
+
+
+async def refresh_topology(client: Redis) -> None:
+    """Have a Cluster client learn the current owner of every slot (after a slot moved or a
+    replica took over); nothing to learn for the other topologies."""
+    if isinstance(client, RedisCluster):
+        await client.nodes_manager.initialize()
 
 
 async def get_many(redis: Redis, keys: Sequence[str]) -> list[bytes | None]:

@@ -137,12 +137,16 @@ async def redis(app: web.Application) -> AsyncIterator[None]:
 
 
 async def realtime(app: web.Application) -> AsyncIterator[None]:
-    """Live events: the broker's one pub/sub connection waits for messages (no socket
-    timeout, but PINGs), the event log and presence share the command client."""
+    """Live events: the broker's pub/sub link waits for messages (no socket timeout, but
+    PINGs, and no retries: it closes its gaps itself), the event log and presence share the
+    command client."""
     settings = app[SETTINGS]
-    # The broker's one pub/sub connection waits for messages: no socket timeout, but PINGs.
     broker_client = redis_client.connect(
-        settings, name=f"{process_name()}:broker", socket_timeout=None, health_check_interval=15
+        settings,
+        name=f"{process_name()}:broker",
+        socket_timeout=None,
+        health_check_interval=15,
+        retries=0,
     )
     hub = Realtime(app[REDIS], broker_client, app[METRICS], settings.subscriber_queue_size)
     app[REALTIME] = hub

@@ -145,6 +145,17 @@ def redis_cluster(
 
 
 @pytest.fixture(scope="session")
+def redis_cluster_replicas(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[redis_topologies.Deployment]:
+    """A 3-master Cluster whose primaries have a replica each (for the failover test only:
+    the other Cluster runs need no replicas, and start faster without)."""
+    data_dir = tmp_path_factory.mktemp("cluster-replicas")
+    with redis_topologies.cluster(data_dir, replicas=1) as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="session")
 def redis_sentinel(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[redis_topologies.Deployment]:

@@ -76,7 +76,7 @@ class Deployment:
     def _replica_in_sync(self, sentinel: Redis) -> bool:
         """The Sentinels name a primary, see a replica up, and that replica is in sync."""
         try:
-            address = sentinel.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
+            address: Any = sentinel.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
             if not address or not _sentinel_sees_replica(sentinel):
                 return False
             replicas = [server for server in self.servers if server.port != int(address[1])]
@@ -137,11 +137,13 @@ def _sentinel_sees_replica(sentinel: Redis) -> bool:
 
 
 @contextmanager
-def cluster(data_dir: Path, masters: int = 3) -> Iterator[Deployment]:
-    """A Redis Cluster of ``masters`` primaries (no replicas), slots split evenly."""
+def cluster(data_dir: Path, masters: int = 3, replicas: int = 0) -> Iterator[Deployment]:
+    """A Redis Cluster of ``masters`` primaries, slots split evenly, each with ``replicas``
+    replicas (which take over when their primary fails). ``servers`` lists the primaries
+    first, then the replicas."""
     with ExitStack() as stack:
         nodes, buses = [], []
-        for i in range(masters):
+        for i in range(masters * (1 + replicas)):
             # The bus port: not the default (port + 10000), which may be out of range.
             buses.append(free_port())
             options = [*AUTH, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
@@ -153,22 +155,34 @@ def cluster(data_dir: Path, masters: int = 3) -> Iterator[Deployment]:
             nodes.append(node)
         step = CLUSTER_SLOTS // masters
         for i, node in enumerate(nodes):
-            last = CLUSTER_SLOTS - 1 if i == masters - 1 else (i + 1) * step - 1
             with _client(node) as client:
-                client.execute_command("CLUSTER", "ADDSLOTSRANGE", i * step, last)
+                if i < masters:
+                    last = CLUSTER_SLOTS - 1 if i == masters - 1 else (i + 1) * step - 1
+                    client.execute_command("CLUSTER", "ADDSLOTSRANGE", i * step, last)
                 for other, bus in zip(nodes[:i], buses, strict=False):
                     client.execute_command("CLUSTER", "MEET", "127.0.0.1", other.port, bus)
+        for i, node in enumerate(nodes[masters:]):
+            with _client(nodes[i % masters]) as primary, _client(node) as client:
+                primary_id = primary.execute_command("CLUSTER", "MYID")
+                _wait("the replica", lambda c=client, p=primary_id: _knows(c, p))
+                client.execute_command("CLUSTER", "REPLICATE", primary_id)
         deployment = Deployment(
             "cluster",
             {
                 "redis_url": None,
-                "redis_cluster_nodes": [f"127.0.0.1:{n.port}" for n in nodes],
+                "redis_cluster_nodes": [f"127.0.0.1:{n.port}" for n in nodes[:masters]],
                 "redis_password": PASSWORD,
             },
             nodes,
         )
         deployment.wait_ready()
         yield deployment
+
+
+def _knows(client: Any, node_id: bytes | str) -> bool:
+    """Whether ``client``'s node has heard of the node ``node_id`` (it can replicate it)."""
+    text = node_id.decode() if isinstance(node_id, bytes) else node_id
+    return text in str(client.execute_command("CLUSTER", "NODES"))
 
 
 @contextmanager
@@ -228,7 +242,7 @@ class SlotMove:
     async def _run(self, server: EmbeddedProcess, *command: Any) -> Any:
         client = AsyncRedis(port=server.port, password=PASSWORD, socket_timeout=10)
         try:
-            return await client.execute_command(*command)
+            return await client.execute_command(*command)  # type: ignore[no-untyped-call]
         finally:
             await client.aclose()
 

@@ -1,21 +1,27 @@
 """Operating a Redis Cluster under a running server: moving the slot of a workspace's event
-log to another primary (resharding) keeps live delivery going in order, and loses nothing
-from the log: a resume finds every event."""
+log (and of its shard channel) to another primary (resharding) loses no live event: the
+broker subscribes again on the new owner and closes the gap from the log; and the log loses
+nothing: a resume finds every event. A primary that stops is replaced by its replica:
+subscribers on two instances get every event once, rate limits and APQ go on."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from redis.crc import key_slot
 
+from notes_bff.persisted.store import sha256_hex
 from notes_bff.realtime.event_log import stream_key
 from tests.conftest import Api
-from tests.redis_topologies import Deployment, SlotMove
-from tests.subscriptions_helpers import EVENTS, socket
+from tests.redis_topologies import PASSWORD, Deployment, SlotMove
+from tests.subscriptions_helpers import EVENTS, live_through, socket
 from tests.ws import GraphQLSocket
 
 pytestmark = pytest.mark.redis_cluster
@@ -52,10 +58,8 @@ async def test_a_slot_migration_loses_no_live_event(
             await move.finish()
             await api.note(owner, ws, title="after")  # the source answers MOVED
             live_titles = await _titles_until_quiet(live, op)
-        # Live delivery goes on through the move, in order, each event at most once (classic
-        # pub/sub may drop some while the slot moves: issue #14's notes)…
-        assert "after" in live_titles
-        assert live_titles == [t for t in TITLES if t in live_titles]
+        # Live delivery goes on through the move: every event, in order, once…
+        assert live_titles == TITLES
         # …and nothing is missing from the log: a resume finds every event, in order, once.
         async with socket(api, owner["token"]) as again:
             op = await again.subscribe(EVENTS, {"w": ws, "after": warm["eventId"]})
@@ -78,3 +82,78 @@ async def _titles_until_quiet(live: GraphQLSocket, op: str) -> list[str]:
             if not event["note"]["title"].startswith("warm-up"):
                 titles.append(event["note"]["title"])
     return titles
+
+
+ME = "{ me { id } }"
+FAILOVER_TIMEOUT_S = 60
+
+
+async def _owner_of(deployment: Deployment, slot: int, asked: int) -> int:
+    """The port of the primary serving ``slot``, as the node on port ``asked`` sees it."""
+    client = Redis(port=asked, password=PASSWORD, socket_timeout=5)
+    try:
+        if (await client.cluster("INFO"))["cluster_state"] != "ok":
+            return 0
+        for start, end, primary, *_ in await client.execute_command("CLUSTER", "SLOTS"):
+            if start <= slot <= end:
+                return int(primary[1])
+    finally:
+        await client.aclose()
+    return 0
+
+
+async def _replica_synced(port: int) -> bool:
+    client = Redis(port=port, password=PASSWORD, socket_timeout=5)
+    try:
+        return (await client.info("replication")).get("master_link_status") == "up"
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="open: in about half the runs that follow another Cluster test, subscribers get "
+    "nothing after the failover (docs/operations.md, 'Pub/sub fan-out per shard')",
+)
+async def test_a_stopped_primary_is_replaced_and_subscribers_miss_nothing(
+    redis_cluster_replicas: Deployment,
+    other_app: Callable[..., AbstractAsyncContextManager[Api]],
+) -> None:
+    deployment = redis_cluster_replicas
+    settings = {**deployment.settings, "rate_limit_anonymous_points": 100}
+    async with other_app(**settings) as first, other_app(**settings) as second:
+        owner = await first.sign_up("Owner")
+        ws = await first.workspace(owner)
+        slot = key_slot(stream_key(ws).encode())
+        masters = {s.port: s for s in deployment.servers[:3]}
+        observer = next(iter(masters))
+        failed = masters[await _owner_of(deployment, slot, observer)]
+        observer = next(port for port in masters if port != failed.port)
+        for replica in deployment.servers[3:]:
+            for _ in range(100):
+                if await _replica_synced(replica.port):
+                    break
+                await asyncio.sleep(0.1)
+        left = int((await first.gql(ME)).headers["X-RateLimit-Remaining"])
+
+        async def stop_the_primary() -> None:
+            failed.stop()
+            for _ in range(FAILOVER_TIMEOUT_S * 5):
+                if await _owner_of(deployment, slot, observer) not in (0, failed.port):
+                    return
+                await asyncio.sleep(0.2)
+            raise AssertionError(f"no replica took over in {FAILOVER_TIMEOUT_S} s")
+
+        await live_through(first, owner, ws, [first, second], stop_the_primary)
+        # The rate-limit budget moved with the data (no per-process fallback's fresh one),
+        # and persisted queries register and are found on the promoted replica.
+        reply = await first.gql(ME)
+        assert (reply.status, int(reply.headers["X-RateLimit-Remaining"])) == (200, left - 1)
+        query = f"query After {{ a{uuid.uuid4().hex[:8]}: me {{ id }} }}"
+        extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(query)}}
+        registered = await first.client.post(
+            "/graphql", json={"query": query, "extensions": extensions}
+        )
+        assert "errors" not in await registered.json()
+        found = await second.client.post("/graphql", json={"extensions": extensions})
+        assert "errors" not in await found.json()  # the second one never saw the text

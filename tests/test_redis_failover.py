@@ -1,5 +1,6 @@
 """A Sentinel failover while the server runs: rate limits and persisted queries go on, on the
-promoted replica, without a restart or a configuration change."""
+promoted replica, without a restart or a configuration change; subscribers on two instances
+get every event once, in order."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from redis.asyncio import Redis
 from notes_bff.persisted.store import APQ_PREFIX, sha256_hex
 from tests.conftest import Api
 from tests.redis_topologies import PASSWORD, SENTINEL_MASTER, Deployment
+from tests.subscriptions_helpers import live_through
 
 pytestmark = pytest.mark.redis_sentinel
 ME = "{ me { id } }"
@@ -81,5 +83,23 @@ async def test_rate_limits_and_persisted_queries_survive_a_failover(
                 await new_primary.aclose()
             ready = await (await api.client.get("/readyz")).json()
             assert ready["status"] == "ready", ready
+        finally:
+            await _fail_over(redis_sentinel, to=primary.port)  # as the other tests expect it
+
+
+async def test_subscribers_on_two_instances_get_every_event_once_through_a_failover(
+    redis_sentinel: Deployment, other_app: Callable[..., AbstractAsyncContextManager[Api]]
+) -> None:
+    primary, replica = redis_sentinel.servers
+    async with (
+        other_app(**redis_sentinel.settings) as first,
+        other_app(**redis_sentinel.settings) as second,
+    ):
+        owner = await first.sign_up("Owner")
+        ws = await first.workspace(owner)
+        try:
+            await live_through(
+                first, owner, ws, [first, second], lambda: _fail_over(redis_sentinel, replica.port)
+            )
         finally:
             await _fail_over(redis_sentinel, to=primary.port)  # as the other tests expect it

@@ -293,6 +293,7 @@ class Collaboration:
                 contextlib.suppress(ServiceUnavailable, SlowSubscriber, *MONGO_OUTAGES),
                 self.realtime.broker.subscribe(topic) as events,
             ):
+                await events.ready()
                 await self._recheck(room)  # what happened while not subscribed
                 async for delivery in events:
                     event = delivery.event

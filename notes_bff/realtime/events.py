@@ -1,4 +1,4 @@
-"""What travels on the process-wide event channel."""
+"""What travels on the live-event channels, and which channel carries each topic."""
 
 from __future__ import annotations
 
@@ -24,6 +24,21 @@ def user_topic(user_id: str) -> str:
 def presence_topic(workspace_id: str) -> str:
     """Who is online in one workspace."""
     return f"presence:{workspace_id}"
+
+
+def shard_channel(topic: str) -> str | None:
+    """The sharded pub/sub channel of a workspace's or user's topic, hash-tagged like their
+    keys (``{ws:<id>}``, ``{u:<id>}``) so a Cluster keeps it in the slot of the workspace's
+    log; None for a topic every process follows (on the global channel)."""
+    kind, _, subject = topic.partition(":")
+    match kind:
+        case "ws":
+            return f"notes-bff:events:{{ws:{subject}}}"
+        case "presence":
+            return f"notes-bff:presence:{{ws:{subject}}}"
+        case "user":
+            return f"notes-bff:events:{{u:{subject}}}"
+    return None
 
 
 @dataclass(frozen=True)

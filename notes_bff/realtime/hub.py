@@ -25,7 +25,7 @@ class Realtime:
         self, redis: Redis, broker_redis: Redis, metrics: Metrics, queue_size: int
     ) -> None:
         self.log = EventLog(redis)
-        self.broker = Broker(broker_redis, metrics, queue_size)
+        self.broker = Broker(broker_redis, self.log, metrics, queue_size)
         self.presence = Presence(redis)
         self.connections = ConnectionSlots(redis)
         self.guard = RedisGuard("events", metrics)

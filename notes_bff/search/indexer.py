@@ -4,10 +4,10 @@ One process per host is the writer: whichever worker takes the host's writer loc
 ``flock`` on ``writer.lock`` in the index directory, released by the kernel when that process
 dies, so another worker takes over within ``ELECTION_INTERVAL_S``). It:
 
-- listens to the event channel (its own pub/sub connection) and, for each batch of note
-  events, reads the notes' current state from MongoDB and commits them to the index together
-  with each workspace's last applied event id, its **checkpoint**: index and checkpoint can
-  never disagree;
+- listens to the search writers' event channel (its own pub/sub connection) and, for each
+  batch of note events, reads the notes' current state from MongoDB and commits them to the
+  index together with each workspace's last applied event id, its **checkpoint**: index and
+  checkpoint can never disagree;
 - on start and after every reconnection, **catches up** from each workspace's retained log
   (``EventLog.replay``) after its checkpoint; a workspace with no checkpoint, or whose log no
   longer reaches back to it, is reconciled instead;
@@ -43,7 +43,8 @@ from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
 from notes_bff.models import Note, Workspace
 from notes_bff.realtime.event_log import (
-    CHANNEL,
+    INDEX_CHANNEL,
+    ORIGIN,
     EventHistoryExpired,
     EventLog,
     id_after,
@@ -57,8 +58,6 @@ from notes_bff.search.engine import TantivyBackend
 log = structlog.get_logger("notes_bff.search")
 
 NOTE_EVENTS = frozenset({"CREATED", "UPDATED", "DELETED"})
-# Before any event: the checkpoint of a workspace reconciled while its log was empty.
-ORIGIN = "0-0"
 ELECTION_INTERVAL_S = 2.0
 TICK_S = 1.0
 MAX_BATCH = 500
@@ -255,7 +254,7 @@ class Indexer:
         pubsub = listener.pubsub(ignore_subscribe_messages=True)
         try:
             await listener.ping()  # a Cluster client learns the slots' owners first
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(INDEX_CHANNEL)
             if self.reindex_request.exists() or not self.backend.is_built:
                 await self.rebuild()
             self.checkpoints = await self.backend.checkpoints()

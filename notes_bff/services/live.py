@@ -47,11 +47,15 @@ async def _subscribable(actor: Actor, raw_id: str) -> tuple[PydanticObjectId, Py
 async def workspace_events(actor: Actor, raw_id: str, after: str | None) -> AsyncIterator[Event]:
     """The workspace's note events: first the retained ones after ``after``, then live ones.
 
-    The live subscription starts before the replay is read, and events are deduplicated by
-    their log id, so nothing published during the replay is lost or delivered twice.
+    The live subscription starts (its channel subscribed) before the replay is read, and
+    events are deduplicated by their log id, so nothing published during the replay is lost
+    or delivered twice. A break in the live channel (a slot moved, a failover) is closed by
+    the broker from the log (``resumable``).
     """
     viewer, workspace_id = await _subscribable(actor, raw_id)
-    with actor.realtime.broker.subscribe(workspace_topic(str(workspace_id))) as live:
+    topic = workspace_topic(str(workspace_id))
+    with actor.realtime.broker.subscribe(topic, resumable=True) as live:
+        await live.ready()
         last: str | None = None
         if after is not None:
             for event in await actor.realtime.log.replay(str(workspace_id), after):
@@ -79,7 +83,8 @@ async def note_changes(actor: Actor, raw_id: str) -> AsyncIterator[Event]:
     if note is None:
         raise NotFound("No such note.")
     note_id = str(note.id)
-    with actor.realtime.broker.subscribe(workspace_topic(str(note.workspace_id))) as live:
+    topic = workspace_topic(str(note.workspace_id))
+    with actor.realtime.broker.subscribe(topic, resumable=True) as live:
         async for delivery in live:
             await _still_member(delivery, note.workspace_id, viewer)
             event = delivery.event
@@ -138,6 +143,7 @@ async def presence(actor: Actor, raw_id: str) -> AsyncIterator[PresenceChange]:
                 await realtime.presence_changed(ws, left_id=user, note_id=note)
 
     with realtime.broker.subscribe(presence_topic(ws), workspace_topic(ws)) as live:
+        await live.ready()
         joined = await realtime.presence.enter(ws, me, connection)
         heartbeat = asyncio.create_task(keep_alive())
         try:

@@ -3,7 +3,9 @@ hash slot, so that a Redis Cluster runs it (it refuses anything else with CROSSS
 
 A static check of the source: the keys each call site passes are rebuilt from its code, every
 variable standing for an id of its own (two ids are different ids), and their slots compared
-with redis-py's ``key_slot``. Scripts must reach keys only through ``KEYS``. notes_bff/collab
+with redis-py's ``key_slot``. Scripts must reach keys only through ``KEYS``; the shard
+channel a script publishes on (``SPUBLISH``, an ``ARGV``) is checked with the script's keys,
+since a Cluster refuses a shard channel outside the script's slot too. notes_bff/collab
 is left out while it is reworked elsewhere (its keys: docs/operations.md, "Key layout").
 """
 
@@ -25,8 +27,9 @@ import notes_bff
 
 SOURCE = Path(notes_bff.__file__).parent
 LEFT_OUT = ("collab",)
-# Commands of Lua scripts whose first argument is not a key.
-KEYLESS = {"PUBLISH", "TIME"}
+# Commands of Lua scripts whose first argument is not a key. SPUBLISH's shard channel is an
+# ARGV: the call site's channel argument is checked with its keys (``_sites``).
+KEYLESS = {"PUBLISH", "SPUBLISH", "TIME"}
 # redis-py methods that always name several keys (a Cluster runs them within one slot).
 MULTI_KEY = {
     "mget", "mset", "msetnx", "rename", "renamenx", "smove", "sinterstore", "sunionstore",
@@ -100,9 +103,14 @@ def _sites() -> Iterator[Site]:
         for function, node in _functions(tree):
             where = f"{module}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.Call):
-                for keyword in node.keywords:
-                    if keyword.arg == "keys":  # a script
-                        yield Site(where, [keyword.value], function, module)
+                arguments = {k.arg: k.value for k in node.keywords}
+                if "keys" in arguments:  # a script, with the shard channels among its args
+                    channels = [
+                        arg
+                        for arg in getattr(arguments.get("args"), "elts", [])
+                        if "channel(" in ast.unparse(arg)
+                    ]
+                    yield Site(where, [arguments["keys"], *channels], function, module)
                 name = node.func.attr if _on_redis(node.func) else ""
                 if name in MULTI_KEY or (name in VARIADIC and len(node.args) > 1):
                     yield Site(where, list(node.args), function, module)
@@ -209,3 +217,23 @@ def test_per_workspace_keys_carry_the_workspace_hash_tag() -> None:
 
     assert key_slot(stream_key("65f0c0ffee").encode()) == key_slot(b"{ws:65f0c0ffee}")
     assert key_slot(stream_key("a").encode()) != key_slot(stream_key("b").encode())
+
+
+def test_the_append_script_publishes_on_the_shard_channel_of_its_log() -> None:
+    [site] = [s for s in _sites() if s.where.startswith("notes_bff.realtime.event_log")]
+    keys = _keys(site)
+    assert len(keys) == 2 and "notes-bff:events:{ws:" in keys[1], keys
+
+
+def test_shard_channels_carry_the_hash_tag_of_their_keys() -> None:
+    from notes_bff.realtime.event_log import stream_key
+    from notes_bff.realtime.events import presence_topic, shard_channel, user_topic
+    from notes_bff.realtime.events import workspace_topic as ws_topic
+
+    workspace, user = "65f0c0ffee", "65f0beef"
+    for topic in (ws_topic(workspace), presence_topic(workspace)):
+        channel = shard_channel(topic) or ""
+        assert key_slot(channel.encode()) == key_slot(stream_key(workspace).encode()), channel
+    assert key_slot((shard_channel(user_topic(user)) or "").encode()) == key_slot(b"{u:65f0beef}")
+    assert shard_channel(ws_topic("a")) != shard_channel(ws_topic("b"))
+    assert shard_channel("revocations") is None  # every process: the global channel
