@@ -37,7 +37,8 @@ from notes_bff.collab.checkpoint import SnapshotPolicy, checkpoint, take_snapsho
 from notes_bff.collab.document import EMPTY_UPDATE, build, merge, text_of
 from notes_bff.collab.keys import CHECKPOINT_PREFIX, LEASE_KEY, awareness_key
 from notes_bff.collab.protocol import permission_denied
-from notes_bff.collab.reader import OUTAGES, RETRY_S, LogReader
+from notes_bff.collab.reader import OUTAGES as OUTAGES  # also the socket's
+from notes_bff.collab.reader import RETRY_S, LogReader
 from notes_bff.collab.room import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
