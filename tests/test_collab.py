@@ -1,11 +1,19 @@
 """Collaborative editing over ``/collab/<noteId>`` in process: y-websocket sync, tickets and
 cookies, rights on every message, limits, malformed frames, checkpoints into the note, merged
 ``updateNote``, restore points, who is editing. (tests/test_collab_js.py: real Yjs clients
-against several server processes.)"""
+against several server processes.)
+
+The tests of what goes through Redis (two instances converging, compaction, reloading,
+awareness, clean-up of deleted notes, the reader's connections) are marked
+``redis_topologies``: they also run on a Redis Cluster and on Sentinel. The others exercise
+the socket, rights and limits, which do not depend on the topology, or stop the single server
+(the outage test: tests/test_redis_failover.py covers Sentinel's failover).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,7 +25,10 @@ from beanie import PydanticObjectId
 from pycrdt import Doc, Text
 from redis.asyncio import Redis
 
+from notes_bff import redis_client
 from notes_bff.collab import awareness
+from notes_bff.collab.document import build, text_of
+from notes_bff.collab.keys import BUCKETS, awareness_key, dirty_key, log_key
 from notes_bff.collab.protocol import (
     SYNC_STEP1,
     SYNC_UPDATE,
@@ -27,9 +38,10 @@ from notes_bff.collab.protocol import (
 )
 from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
-from notes_bff.keys import REALTIME, SESSIONS
+from notes_bff.keys import COLLAB, REALTIME, SESSIONS
 from notes_bff.models import CollabSnapshot, CollabState
 from tests.conftest import Api, another_app
+from tests.redis_topologies import Deployment, client_names
 from tests.ws import Closed, GraphQLSocket
 from tests.ycollab import YClient, until
 
@@ -89,6 +101,7 @@ async def _stored(api: Api, user: dict[str, Any], note: str, text: str) -> dict[
     return found
 
 
+@pytest.mark.redis_topologies
 async def test_two_editors_converge_and_the_note_follows(collab: Api, team: dict[str, Any]) -> None:
     note = team["note"]
     a = await _open(collab, team["owner"], note)
@@ -374,6 +387,7 @@ async def test_restore_points(collab: Api, team: dict[str, Any]) -> None:
     await live.close()
 
 
+@pytest.mark.redis_topologies
 async def test_who_is_editing_and_awareness(collab: Api, team: dict[str, Any]) -> None:
     note = team["note"]
     editors = "query($n: ID!) { noteEditors(noteId: $n) { id } }"
@@ -569,7 +583,7 @@ async def test_while_redis_is_down_open_notes_keep_working_and_new_ones_wait(
     await edited.type(0, "In the log. ")
     await _stored(collab, owner, gone, "In the log. ")
     await edited.close()
-    gone_log = f"notes-bff:collab:log:{gone}"
+    gone_log = log_key(gone)
     async with Redis.from_url(settings.redis_url or "") as redis:
         assert await redis.exists(gone_log)
     a = await _open(collab, editor, note)
@@ -621,6 +635,7 @@ DELETE = {
 }
 
 
+@pytest.mark.redis_topologies
 @pytest.mark.parametrize("how", list(DELETE))
 async def test_deleted_notes_leave_no_collaborative_state(
     collab: Api, settings: Settings, how: str
@@ -640,7 +655,7 @@ async def test_deleted_notes_leave_no_collaborative_state(
     )
     live = await _open(collab, owner, notes[0])
     await live.type(0, "Live. ")
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = redis_client.connect(settings, name="collab-test")
 
     async def leftovers() -> list[str]:
         found = []
@@ -650,10 +665,10 @@ async def test_deleted_notes_leave_no_collaborative_state(
                 found.append(f"state of {note}")
             if await CollabSnapshot.get_pymongo_collection().find_one({"note_id": oid}):
                 found.append(f"restore point of {note}")
-            for key in (f"notes-bff:collab:log:{note}", f"notes-bff:collab:awareness:{note}"):
+            for key in (log_key(note), awareness_key(note)):
                 if await redis.exists(key):
                     found.append(key)
-            if await redis.zscore("notes-bff:collab:dirty", note) is not None:
+            if await redis.zscore(dirty_key(note), note) is not None:
                 found.append(f"compaction of {note}")
         return found
 
@@ -673,3 +688,78 @@ async def test_deleted_notes_leave_no_collaborative_state(
         assert await leftovers() == []
     finally:
         await redis.aclose()
+
+
+@pytest.mark.redis_topologies
+async def test_two_instances_converge_compact_and_reload(
+    collab: Api, team: dict[str, Any], other_app: Any, settings: Settings
+) -> None:
+    """Editors on two application instances meet only through Redis (each instance's reader
+    follows the log); compaction stores the merged state and trims the log; a fresh room
+    loads that state plus the log's tail."""
+    note, owner = team["note"], team["owner"]
+    redis = redis_client.connect(settings, name="collab-test")
+    async with other_app(collab_checkpoint_seconds=0.1, collab_log_min_age_seconds=1) as second:
+        compactor = second.client.server.app[COLLAB]
+        a = await _open(collab, owner, note)
+        b = await _open(second, team["editor"], note)
+        await a.type(0, "From the first. ")
+        await b.type(len(str(b)), "From the second.")
+        assert await until(lambda: str(a) == str(b) and "first" in str(b) and "second" in str(a))
+        assert await redis.xlen(log_key(note)) >= 2
+        assert note in await compactor.log.due(10_000)
+        await asyncio.sleep(1.1)  # the merged entries are then older than the minimum age
+        await compactor.compact(note)
+        state = await CollabState.get(PydanticObjectId(note))
+        assert state is not None and str(text_of(build(state.state))) == str(a)
+        assert await redis.xlen(log_key(note)) == 0  # trimmed
+        assert await redis.zscore(dirty_key(note), note) is None  # nothing left to compact
+        await b.type(0, "After compaction. ")  # the log's tail
+        assert await until(lambda: str(a) == str(b))
+        final = str(a)
+        await a.close()
+        await b.close()
+        assert await redis.xlen(log_key(note)) == 1
+        assert await redis.zscore(dirty_key(note), note) is not None  # to compact next
+        async with other_app() as third:  # a process that never had the note open
+            reloaded = await _open(third, owner, note)
+            assert str(reloaded) == final
+            await reloaded.close()
+        assert (await _stored(collab, owner, note, final))["content"] == final
+    await redis.aclose()
+
+
+@pytest.mark.redis_topologies
+async def test_the_readers_connections_do_not_grow_with_open_notes(
+    other_app: Any, redis_server: EmbeddedProcess | Deployment
+) -> None:
+    """One blocking read per bucket of notes on a Cluster (a multi-key XREAD stays in one
+    slot), one in all elsewhere: the count is bounded whatever the number of open notes."""
+    cluster = isinstance(redis_server, Deployment) and redis_server.name == "cluster"
+    bound = BUCKETS + 1 if cluster else 1  # plus the one the client learns the slot map on
+    reader = f"notes-bff:{os.getpid()}:collab"  # every application of this process
+
+    async def readers() -> int:
+        return sum(1 for name in await client_names(redis_server) if name == reader)
+
+    before = await readers()  # other applications' idle ones
+    async with other_app(max_connections_per_user=100) as api:
+        owner = await api.sign_up("Owner")
+        ws = await api.workspace(owner)
+        notes: list[str] = []
+
+        async def open_more(count: int) -> list[YClient]:
+            made = [(await api.note(owner, ws, title=f"Open {i}"))["id"] for i in range(count)]
+            notes.extend(made)
+            return [await _open(api, owner, note) for note in made]
+
+        first = await open_more(3 * BUCKETS // 2)
+        with_some = await readers() - before
+        second = await open_more(3 * BUCKETS // 2)
+        with_twice_as_many = await readers() - before
+        echo = await _open(api, owner, notes[-1])  # every read still delivers
+        await echo.type(0, "read back ")
+        assert await until(lambda: str(second[-1]).startswith("read back "))
+        assert 1 <= with_some <= with_twice_as_many <= bound, (with_some, with_twice_as_many)
+        for client in (*first, *second, echo):
+            await client.close()

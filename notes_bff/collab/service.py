@@ -1,11 +1,8 @@
 """This process's collaborative editing: its rooms, the log reader, checkpoints, the compactor,
 and the operations GraphQL offers (tickets, merged edits, restore points, who is editing).
 
-- **Reader.** One task per process reads the logs of the notes it has rooms for with one
-  blocking ``XREAD`` on its own connection, from each room's last id, so nothing is missed
-  while connected. A new room interrupts the wait through a wake-up stream. After a Redis
-  outage or a stall longer than half the log's minimum age (entries it had not read may have
-  been merged and trimmed meanwhile), each room first catches up from its persisted state.
+- **Reader.** Blocking ``XREAD``s follow the logs of the notes the process has rooms for, from
+  each room's last id (collab/reader.py).
 - **Checkpoints.** A room's text is written to the note at most every
   ``NOTES_BFF_COLLAB_CHECKPOINT_SECONDS`` while it changes, and when its last connection leaves
   (after its queued updates are appended and the log read to its end).
@@ -27,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any, cast
+from typing import cast
 
 import structlog
 from beanie import PydanticObjectId
@@ -38,7 +35,10 @@ from notes_bff.auth.tokens import TokenClaims
 from notes_bff.background import BackgroundTasks
 from notes_bff.collab.checkpoint import SnapshotPolicy, checkpoint, take_snapshot
 from notes_bff.collab.document import EMPTY_UPDATE, build, merge, text_of
+from notes_bff.collab.keys import CHECKPOINT_PREFIX, LEASE_KEY, awareness_key
 from notes_bff.collab.protocol import permission_denied
+from notes_bff.collab.reader import OUTAGES as OUTAGES  # also the socket's
+from notes_bff.collab.reader import RETRY_S, LogReader
 from notes_bff.collab.room import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
@@ -46,17 +46,7 @@ from notes_bff.collab.room import (
     Peer,
     Room,
 )
-from notes_bff.collab.store import (
-    AWARENESS_PREFIX,
-    LOG_PREFIX,
-    LogEntry,
-    UpdateLog,
-    awareness_key,
-    id_parts,
-    load,
-    log_key,
-    save_state,
-)
+from notes_bff.collab.store import UpdateLog, as_text, load, save_state
 from notes_bff.collab.textmerge import apply, rebase, replace
 from notes_bff.collab.tickets import Tickets
 from notes_bff.config import Settings
@@ -66,33 +56,21 @@ from notes_bff.realtime.broker import SlowSubscriber
 from notes_bff.realtime.events import workspace_topic
 from notes_bff.realtime.hub import Realtime
 from notes_bff.realtime.presence import HEARTBEAT_S
-from notes_bff.redis_guard import REDIS_OUTAGES
 
 # Its own generator: the global one belongs to the application (and to test tools).
 _jitter = random.Random()  # noqa: S311 - not security
 
 log = structlog.get_logger("notes_bff.collab")
 
-LEASE_KEY = "notes-bff:collab:compactor"
-CHECKPOINT_PREFIX = "notes-bff:collab:checkpoint:"
-WAKE_PREFIX = "notes-bff:collab:wake:"
-WAKE_TTL_S = 3600
-READ_COUNT = 500
 COMPACT_NOTES = 100
 COMPACT_ENTRIES = 10_000
 TICK_S = 5.0
-RETRY_S = 1.0
 # Take the compactor lease, or extend it if this process holds it.
 _LEASE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 return 0
 """
-OUTAGES = (*REDIS_OUTAGES, *MONGO_OUTAGES)
-
-
-def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 class Collaboration:
@@ -111,13 +89,12 @@ class Collaboration:
             settings.collab_snapshots_kept,
         )
         self.rooms: dict[str, Room] = {}
-        self._redis, self._reader_redis = redis, reader_redis
+        self._redis = redis
         self._checkpoint_s = settings.collab_checkpoint_seconds
         self._compact_s = settings.collab_compact_interval_seconds
         self._min_age_s = settings.collab_log_min_age_seconds
-        self._block_ms = int(min(5.0, max(0.1, self._min_age_s / 4)) * 1000)
         self._origin = uuid.uuid4().hex  # this process: lease holder, API edits
-        self._wake_key = WAKE_PREFIX + self._origin
+        self.reader = LogReader(reader_redis, redis, self.rooms, self._origin, self._min_age_s)
         self._lease = redis.register_script(_LEASE)
         self._opening: dict[str, asyncio.Future[Room]] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
@@ -128,9 +105,8 @@ class Collaboration:
         self._stopping = False
 
     def start(self) -> None:
-        """Start the reader, the compactor and the heartbeat."""
+        """Start the compactor and the heartbeat (the reader starts with the first room)."""
         self._tasks.start(
-            collab_reader=self._read(),
             collab_compactor=self._compact_loop(),
             collab_heartbeat=self._heartbeat(),
         )
@@ -141,8 +117,7 @@ class Collaboration:
         for room in list(self.rooms.values()):
             await (room.closing or self._close(room))
         self._stopping = True
-        with contextlib.suppress(*REDIS_OUTAGES):
-            await self._wake()  # the reader's XREAD returns now, not after its block
+        await self.reader.stop()
         await self._tasks.stop()
 
     # Rooms
@@ -178,19 +153,11 @@ class Collaboration:
             "list[tuple[bytes, object]]",
             await self._redis.xrevrange(awareness_key(note_id), count=1),
         )
-        room.awareness_id = _text(last[0][0]) if last else "0-0"
+        room.awareness_id = as_text(last[0][0]) if last else "0-0"
         self.rooms[note_id] = room
         self._watchers[note_id] = asyncio.create_task(self._watch(room))
-        with contextlib.suppress(*REDIS_OUTAGES):  # else it reads the room after its block
-            await self._wake()
+        await self.reader.follow(room)
         return room
-
-    async def _wake(self) -> None:
-        """Make the reader read again at once (with the current rooms)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self._wake_key, {"w": "1"}, maxlen=10)
-            pipe.expire(self._wake_key, WAKE_TTL_S)
-            await pipe.execute()
 
     async def leave(self, room: Room, peer: Peer) -> None:
         """Disconnect ``peer``; the last one out writes the room back and closes it. Runs to
@@ -365,63 +332,6 @@ class Collaboration:
 
         if pending and await self.realtime.guard.call(forget) is not None:
             self._unpurged.difference_update(pending)
-
-    # The reader
-
-    async def _read(self) -> None:
-        loop = asyncio.get_running_loop()
-        wake_id, behind, last_read = "0-0", True, loop.time()
-        while not self._stopping:
-            streams: dict[str, str] = {self._wake_key: wake_id}
-            for room in self.rooms.values():
-                streams[log_key(room.note_id)] = room.last_id
-                streams[awareness_key(room.note_id)] = room.awareness_id
-            try:
-                if behind or loop.time() - last_read > self._min_age_s / 2:
-                    await self._catch_up()
-                    behind = False
-                response = cast(
-                    "list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]",
-                    await self._reader_redis.xread(
-                        cast("Any", streams), count=READ_COUNT, block=self._block_ms
-                    ),
-                )
-                last_read = loop.time()
-            except OUTAGES as exc:
-                behind = True
-                log.warning("collab_reader_failed", error=str(exc)[:200])
-                await asyncio.sleep(RETRY_S)
-                continue
-            except Exception:  # the reader outlives any one failure: catch up and go on
-                behind = True
-                log.exception("collab_reader_crashed")
-                await asyncio.sleep(RETRY_S)
-                continue
-            for raw_key, entries in response or []:
-                key = _text(raw_key)
-                if key == self._wake_key:
-                    wake_id = _text(entries[-1][0])
-                else:
-                    self._dispatch(key, entries)
-
-    def _dispatch(self, key: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        """Hand entries read from a room's log or awareness stream to the room."""
-        is_log = key.startswith(LOG_PREFIX)
-        room = self.rooms.get(key.removeprefix(LOG_PREFIX if is_log else AWARENESS_PREFIX))
-        if room is None:
-            return
-        if is_log:
-            room.apply_entries([LogEntry.of(i, f) for i, f in entries])
-        else:
-            for entry_id, fields in entries:
-                room.apply_awareness(_text(entry_id), fields[b"u"], _text(fields[b"o"]))
-
-    async def _catch_up(self) -> None:
-        """Bring rooms up to their persisted state (what was trimmed from the log)."""
-        for room in list(self.rooms.values()):
-            state = await CollabState.get(PydanticObjectId(room.note_id))
-            if state is not None and id_parts(state.log_id) > id_parts(room.last_id):
-                room.absorb(state.state, state.log_id)
 
     async def _heartbeat(self) -> None:
         """Expire other workers' dead awareness clients; renew this process's editors."""

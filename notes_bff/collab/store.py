@@ -17,18 +17,23 @@ from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
 
 from notes_bff.collab.document import build, initial_state, merge, text_of
+from notes_bff.collab.keys import (
+    BUCKETS,
+    awareness_key,
+    by_bucket,
+    dirty_key,
+    dirty_key_of_bucket,
+    log_key,
+)
 from notes_bff.errors import NotFound
 from notes_bff.models import CollabState, Note
 from notes_bff.models.clock import now
 
-LOG_PREFIX = "notes-bff:collab:log:"
-AWARENESS_PREFIX = "notes-bff:collab:awareness:"
-# Notes whose log has entries to merge or trim, scored by when (ms, Redis clock).
-DIRTY = "notes-bff:collab:dirty"
 AWARENESS_KEEP = 200
 AWARENESS_TTL_S = 120
 
-# Append a batch of updates (ARGV[3..]: actor, update, actor, update…) and mark the note dirty.
+# Append a batch of updates (ARGV[3..]: actor, update, actor, update…) and mark the note dirty
+# (KEYS[2]: its bucket's compaction schedule, in the same slot).
 _APPEND = """
 local ids = {}
 for i = 3, #ARGV, 2 do
@@ -67,16 +72,6 @@ return 1
 """
 
 
-def log_key(note_id: str) -> str:
-    """The stream of a note's document updates."""
-    return LOG_PREFIX + note_id
-
-
-def awareness_key(note_id: str) -> str:
-    """The short, capped stream relaying a note's awareness between workers."""
-    return AWARENESS_PREFIX + note_id
-
-
 def id_parts(entry_id: str) -> tuple[int, int]:
     """A stream id as (milliseconds, sequence)."""
     ms, _, seq = entry_id.partition("-")
@@ -92,7 +87,8 @@ def mark(entry_id: str) -> str:
 INITIAL_MARK = mark("0-0")
 
 
-def _text(raw: bytes | str) -> str:
+def as_text(raw: bytes | str) -> str:
+    """A Redis reply as text."""
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
@@ -108,7 +104,7 @@ class LogEntry:
     @classmethod
     def of(cls, entry_id: bytes | str, fields: dict[bytes, bytes]) -> LogEntry:
         """From an XRANGE/XREAD entry."""
-        return cls(_text(entry_id), fields[b"u"], _text(fields[b"o"]), _text(fields[b"a"]))
+        return cls(as_text(entry_id), fields[b"u"], as_text(fields[b"o"]), as_text(fields[b"a"]))
 
 
 class UpdateLog:
@@ -124,8 +120,9 @@ class UpdateLog:
         args: list[str | bytes] = [note_id, origin]
         for actor, update in batch:
             args += [actor, update]
-        ids = cast("list[bytes]", await self._append(keys=[log_key(note_id), DIRTY], args=args))
-        return [_text(i) for i in ids]
+        keys = [log_key(note_id), dirty_key(note_id)]
+        ids = cast("list[bytes]", await self._append(keys=keys, args=args))
+        return [as_text(i) for i in ids]
 
     async def after(self, note_id: str, last_id: str, count: int | None = None) -> list[LogEntry]:
         """The entries after ``last_id``."""
@@ -139,17 +136,23 @@ class UpdateLog:
         """Trim entries up to ``merged_id`` that are older than ``min_age_s``."""
         ms, seq = id_parts(merged_id)
         await self._trim(
-            keys=[log_key(note_id), DIRTY], args=[note_id, ms, seq, int(min_age_s * 1000)]
+            keys=[log_key(note_id), dirty_key(note_id)],
+            args=[note_id, ms, seq, int(min_age_s * 1000)],
         )
 
     async def due(self, limit: int) -> list[str]:
-        """Notes whose log is due for merging or trimming."""
+        """Notes whose log is due for merging or trimming, the longest due first: one read of
+        every bucket's schedule (one round trip per Cluster node)."""
         t = await self.redis.time()
         now_ms = int(t[0]) * 1000 + int(t[1]) // 1000
-        raw = cast(
-            "list[bytes]", await self.redis.zrangebyscore(DIRTY, "-inf", now_ms, start=0, num=limit)
-        )
-        return [_text(n) for n in raw]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for bucket in range(BUCKETS):
+                pipe.zrangebyscore(
+                    dirty_key_of_bucket(bucket), "-inf", now_ms, start=0, num=limit, withscores=True
+                )
+            found = cast("list[list[tuple[bytes, float]]]", await pipe.execute())
+        due = sorted((score, as_text(note)) for scheduled in found for note, score in scheduled)
+        return [note for _, note in due[:limit]]
 
     async def relay_awareness(self, note_id: str, origin: str, update: bytes) -> None:
         """Hand an awareness update to the other workers (a capped, expiring stream)."""
@@ -160,12 +163,14 @@ class UpdateLog:
             await pipe.execute()
 
     async def forget(self, note_ids: list[str]) -> None:
-        """Delete deleted notes' logs."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for note_id in note_ids:
-                pipe.delete(log_key(note_id), awareness_key(note_id))
-            pipe.zrem(DIRTY, *note_ids)
-            await pipe.execute()
+        """Delete deleted notes' logs: one transaction per bucket (its keys share a slot), so
+        a note never loses its schedule while its log stays."""
+        for bucket_notes in by_bucket(note_ids).values():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for note_id in bucket_notes:
+                    pipe.delete(log_key(note_id), awareness_key(note_id))
+                    pipe.zrem(dirty_key(note_id), note_id)
+                await pipe.execute()
 
 
 async def state_of(note_id: PydanticObjectId) -> CollabState:

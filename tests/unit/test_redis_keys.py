@@ -5,8 +5,9 @@ A static check of the source: the keys each call site passes are rebuilt from it
 variable standing for an id of its own (two ids are different ids), and their slots compared
 with redis-py's ``key_slot``. Scripts must reach keys only through ``KEYS``; the shard
 channel a script publishes on (``SPUBLISH``, an ``ARGV``) is checked with the script's keys,
-since a Cluster refuses a shard channel outside the script's slot too. notes_bff/collab
-is left out while it is reworked elsewhere (its keys: docs/operations.md, "Key layout").
+since a Cluster refuses a shard channel outside the script's slot too. The keys of the
+collaboration reader's ``XREAD`` are built at run time from the open notes, so that call is
+checked by running its code instead (``CHECKED_AT_RUN_TIME``).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.crc import key_slot
+from redis.asyncio import Redis, RedisCluster
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 import notes_bff
+from notes_bff.collab import keys as collab_keys
+from notes_bff.collab.reader import LogReader
 
 SOURCE = Path(notes_bff.__file__).parent
-LEFT_OUT = ("collab",)
+# Sites whose keys only exist at run time, with the test that checks them.
+CHECKED_AT_RUN_TIME = {"notes_bff.collab.reader._xread": "test_each_collab_read_names_one_slot"}
 # Commands of Lua scripts whose first argument is not a key. SPUBLISH's shard channel is an
 # ARGV: the call site's channel argument is checked with its keys (``_sites``).
 KEYLESS = {"PUBLISH", "SPUBLISH", "TIME"}
@@ -57,8 +62,6 @@ class Site:
 def _modules() -> Iterator[tuple[str, ast.Module]]:
     for path in sorted(SOURCE.rglob("*.py")):
         relative = path.relative_to(SOURCE.parent)
-        if relative.parts[1] in LEFT_OUT:
-            continue
         yield ".".join(relative.with_suffix("").parts), ast.parse(path.read_text())
 
 
@@ -114,6 +117,13 @@ def _sites() -> Iterator[Site]:
                 name = node.func.attr if _on_redis(node.func) else ""
                 if name in MULTI_KEY or (name in VARIADIC and len(node.args) > 1):
                     yield Site(where, list(node.args), function, module)
+                command = node.args[0] if node.args else None
+                if (
+                    name == "execute_command"
+                    and isinstance(command, ast.Constant)
+                    and str(command.value).lower() in MULTI_KEY
+                ):
+                    yield Site(where, list(node.args[1:]), function, module)
             if isinstance(node, ast.AsyncWith | ast.With):
                 for item in node.items:
                     pipe = _transaction(item)
@@ -167,6 +177,10 @@ class _Concrete(ast.NodeTransformer):
         return node
 
 
+def _name(site: Site) -> str:
+    return f"{site.module}.{getattr(site.function, 'name', '')}"
+
+
 def _keys(site: Site) -> list[str]:
     namespace = vars(importlib.import_module(site.module))
     concrete = _Concrete(site.function, namespace)
@@ -193,11 +207,18 @@ def test_the_check_sees_every_kind_of_site() -> None:
         "notes_bff.realtime.event_log",
         "notes_bff.realtime.connections",
         "notes_bff.realtime.presence",
+        "notes_bff.collab.store",
+        "notes_bff.collab.service",
     } <= wheres
-    assert len(list(_scripts())) >= 3
+    assert len(list(_scripts())) >= 5
+    assert {_name(site) for site in _sites()} >= set(CHECKED_AT_RUN_TIME)
 
 
-@pytest.mark.parametrize("site", list(_sites()), ids=lambda site: site.where)
+@pytest.mark.parametrize(
+    "site",
+    [site for site in _sites() if _name(site) not in CHECKED_AT_RUN_TIME],
+    ids=lambda site: site.where,
+)
 def test_keys_of_one_call_share_a_slot(site: Site) -> None:
     keys = _keys(site)
     assert keys, f"{site.where}: no keys found"
@@ -237,3 +258,50 @@ def test_shard_channels_carry_the_hash_tag_of_their_keys() -> None:
     assert key_slot((shard_channel(user_topic(user)) or "").encode()) == key_slot(b"{u:65f0beef}")
     assert shard_channel(ws_topic("a")) != shard_channel(ws_topic("b"))
     assert shard_channel("revocations") is None  # every process: the global channel
+
+
+def test_collab_buckets_spread_over_the_slot_space() -> None:
+    """Bucket b's tag lies in the b-th share of the slots (primaries holding equal ranges get
+    equal shares); a note's keys share its bucket's slot, whatever the note."""
+    share = REDIS_CLUSTER_HASH_SLOTS // collab_keys.BUCKETS
+    assert [key_slot(tag.encode()) // share for tag in collab_keys.TAGS] == list(
+        range(collab_keys.BUCKETS)
+    )
+    notes = [f"{n:024x}" for n in range(0, 2000 * 7919, 7919)]
+    for note in notes:
+        slot = key_slot(collab_keys.dirty_key(note).encode())
+        assert key_slot(collab_keys.log_key(note).encode()) == slot
+        assert key_slot(collab_keys.awareness_key(note).encode()) == slot
+    assert {collab_keys.bucket_of(note) for note in notes} == set(range(collab_keys.BUCKETS))
+    for bucket, members in collab_keys.by_bucket(notes).items():  # one transaction each
+        slots = {key_slot(collab_keys.log_key(note).encode()) for note in members}
+        assert slots == {key_slot(collab_keys.dirty_key_of_bucket(bucket).encode())}
+
+
+@dataclass
+class _Position:
+    """What the reader reads of a room: its note and the last ids it has seen."""
+
+    note_id: str
+    last_id: str = "1-0"
+    awareness_id: str = "2-0"
+
+
+@pytest.mark.parametrize("cluster", [True, False], ids=["cluster", "one server"])
+def test_each_collab_read_names_one_slot(cluster: bool) -> None:
+    """The reader's XREADs for 500 open notes: on a Cluster one per bucket, each within one
+    slot; on one server a single read of them all."""
+    redis = (
+        RedisCluster(host="127.0.0.1", port=7000) if cluster else Redis(host="127.0.0.1", port=1)
+    )  # not connected: only its kind matters
+    rooms = {n: _Position(n) for n in (f"{i:024x}" for i in range(0, 500 * 104729, 104729))}
+    reader = LogReader(redis, redis, rooms, "process", 60.0)  # type: ignore[arg-type]
+    reads = {reader.read_of(note) for note in rooms}
+    assert len(reads) == (collab_keys.BUCKETS if cluster else 1)
+    named = set()
+    for read in reads:
+        streams = reader.streams(read, "0-0")
+        named |= set(streams)
+        slots = {key_slot(key.encode()) for key in streams}
+        assert len(slots) == 1 or not cluster, f"read {read}: {len(slots)} slots"
+    assert len(named) == 2 * len(rooms) + len(reads)  # every log and awareness stream, once
