@@ -14,14 +14,6 @@ log = structlog.get_logger("notes_bff.background")
 RECANCEL_S = 2.0
 
 
-def cancellation_pending() -> bool:
-    """Whether the current task has been asked to stop. A retry loop checks it before
-    retrying: a cancellation can reach it as another exception (redis-py and Python 3.11's
-    ``asyncio.timeout`` turn one that meets a read timeout into a ``TimeoutError``)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 class BackgroundTasks:
     """A component's named background tasks."""
 
@@ -37,8 +29,10 @@ class BackgroundTasks:
 
     async def stop(self) -> None:
         """Cancel every task and wait until each has finished; a task whose cancellation
-        was swallowed on its way (see ``cancellation_pending``) is cancelled again every
-        ``RECANCEL_S``, so a component's stop never hangs on it."""
+        was lost on its way is cancelled again every ``RECANCEL_S``, so a component's stop
+        never hangs on it. (On Python 3.11, ``asyncio.timeout``, which redis-py's reads use,
+        turns a cancellation that meets its deadline into a ``TimeoutError`` and forgets it:
+        a retry loop then just retries.)"""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()

@@ -38,7 +38,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 from notes_bff import redis_client
-from notes_bff.background import cancellation_pending
 from notes_bff.config import Settings
 from notes_bff.errors import MONGO_OUTAGES
 from notes_bff.models import Note, Workspace
@@ -235,13 +234,10 @@ class Indexer:
                 started = time.monotonic()
                 try:
                     await self._follow(listener)
-                except Exception as exc:
-                    if cancellation_pending():  # stopping: not an outage to retry
-                        raise asyncio.CancelledError from exc
-                    if isinstance(exc, (*REDIS_OUTAGES, *MONGO_OUTAGES)):
-                        log.warning("search_indexer_interrupted", error=str(exc)[:200])
-                    else:
-                        log.exception("search_indexer_failed")
+                except (*REDIS_OUTAGES, *MONGO_OUTAGES) as exc:
+                    log.warning("search_indexer_interrupted", error=str(exc)[:200])
+                except Exception:
+                    log.exception("search_indexer_failed")
                 if time.monotonic() - started > STABLE_S:
                     backoff = 0.5
                 await asyncio.sleep(backoff)

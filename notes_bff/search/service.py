@@ -23,6 +23,7 @@ import orjson
 import structlog
 from redis.asyncio import Redis
 
+from notes_bff.background import BackgroundTasks
 from notes_bff.config import Settings
 from notes_bff.db import mongo_client
 from notes_bff.errors import BadInput, ServiceUnavailable
@@ -246,7 +247,8 @@ async def running(
         batch_delay_s=settings.search_batch_delay_seconds,
         reconcile_interval_s=settings.search_reconcile_interval_seconds,
     )
-    task = asyncio.create_task(indexer.serve(), name="notes-bff-search-indexer")
+    tasks = BackgroundTasks()
+    tasks.start(search_indexer=indexer.serve())
     service = SearchService(
         backend,
         redis,
@@ -259,9 +261,7 @@ async def running(
         yield service
     finally:
         _active.remove(service)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await tasks.stop()
         await client.close()
 
 

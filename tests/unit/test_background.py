@@ -4,9 +4,8 @@ clean-up finished) before ``stop`` returns; a stopped set can start again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
-from notes_bff.background import BackgroundTasks, cancellation_pending
+from notes_bff.background import BackgroundTasks
 
 
 async def test_stop_cancels_and_awaits_every_task() -> None:
@@ -70,27 +69,3 @@ async def test_a_task_that_swallows_its_cancellation_still_stops() -> None:
     await asyncio.sleep(0)
     await asyncio.wait_for(tasks.stop(), timeout=60)  # without a second cancel: never
     assert len(cancellations) == 2
-
-
-async def test_a_retry_loop_sees_the_cancellation_it_was_handed_as_another_error() -> None:
-    seen: list[bool] = []
-
-    async def loop() -> None:
-        while True:
-            try:
-                try:
-                    await asyncio.Event().wait()
-                except asyncio.CancelledError:
-                    raise TimeoutError("read timed out") from None
-            except TimeoutError:
-                seen.append(cancellation_pending())
-                if cancellation_pending():
-                    raise asyncio.CancelledError from None
-
-    task = asyncio.create_task(loop())
-    await asyncio.sleep(0)
-    assert seen == []
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    assert seen == [True]
