@@ -25,19 +25,9 @@ REDIS_DB = 1
 
 
 class ServeProcess:
-    """A running ``notes-bff serve``; ``env`` reaches the same database (for other commands).
+    """A running ``notes-bff serve``; ``env`` reaches the same database (for other commands)."""
 
-    ``redis`` names another Redis topology (``tests.conftest.redis_env``) than the embedded
-    server's database ``REDIS_DB``.
-    """
-
-    def __init__(
-        self,
-        servers: dict[str, EmbeddedProcess],
-        data_dir: Path,
-        redis: dict[str, str] | None = None,
-        **env: str,
-    ) -> None:
+    def __init__(self, servers: dict[str, EmbeddedProcess], data_dir: Path, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / f"serve-{self.port}.log"
@@ -46,13 +36,7 @@ class ServeProcess:
             {
                 "NOTES_BFF_MONGODB_URI": servers["mongodb"].url,
                 "NOTES_BFF_MONGODB_DB": f"serve_{uuid.uuid4().hex[:8]}",
-                **(
-                    redis
-                    or {
-                        "NOTES_BFF_REDIS_URL": servers["redis"].url.rsplit("/", 1)[0]
-                        + f"/{REDIS_DB}"
-                    }
-                ),
+                "NOTES_BFF_REDIS_URL": servers["redis"].url.rsplit("/", 1)[0] + f"/{REDIS_DB}",
                 "NOTES_BFF_DATA_DIR": str(data_dir),
                 "NOTES_BFF_JWT_SECRET": JWT_SECRET,
                 "NOTES_BFF_ARGON2_TIME_COST": "1",

@@ -2,7 +2,6 @@
 two workers of ``notes-bff serve --workers 2`` and on a second server process (one MongoDB, one
 Redis) make 1,000 seeded concurrent edits; one goes offline and comes back, a worker is killed
 with SIGKILL, an ``updateNote`` arrives, a viewer types, a member is removed (tests/js/collab.mjs).
-It runs on the single Redis, the Redis Cluster and Sentinel (``redis_topologies``).
 """
 
 from __future__ import annotations
@@ -16,12 +15,8 @@ from pathlib import Path
 import pytest
 
 from bench.harness import graphql
-from notes_bff.config import Settings
 from notes_bff.embedded import EmbeddedProcess
-from tests.conftest import redis_env
 from tests.serve import ServeProcess, children
-
-pytestmark = pytest.mark.redis_topologies
 
 # Quick checkpoints and compaction, so that both happen (and trim the log) during the run.
 COLLAB_ENV = {
@@ -39,21 +34,12 @@ def _workers(serve: ServeProcess) -> list[int]:
 
 @pytest.fixture(scope="module")
 def hosts(
-    servers: dict[str, EmbeddedProcess],
-    settings: Settings,
-    redis_topology: str | None,
-    tmp_path_factory: pytest.TempPathFactory,
+    servers: dict[str, EmbeddedProcess], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ServeProcess, ServeProcess]]:
-    """Two servers. On the single Redis, with a database of each kind of their own; on a
-    Cluster (one database only) or Sentinel, on the suite's own databases: the in-process
-    applications' compactors then know the notes of these servers' logs (a compactor deletes
-    the log of a note it does not find)."""
     data_dir = tmp_path_factory.mktemp("collab-js")
-    database = settings.mongodb_db if redis_topology else f"collab_{uuid.uuid4().hex[:8]}"
-    shared = {**COLLAB_ENV, "NOTES_BFF_MONGODB_DB": database}
-    redis = redis_env(settings) if redis_topology else None
-    first = ServeProcess(servers, data_dir, redis, **shared)
-    second = ServeProcess(servers, data_dir, redis, **shared)
+    shared = {**COLLAB_ENV, "NOTES_BFF_MONGODB_DB": f"collab_{uuid.uuid4().hex[:8]}"}
+    first = ServeProcess(servers, data_dir, **shared)
+    second = ServeProcess(servers, data_dir, **shared)
     try:
         first.start("--workers", "2")
         second.start()
