@@ -137,10 +137,13 @@ const editors = [
   new Editor("e2", config.b, config.editors[2]),
 ];
 for (const editor of editors) await editor.connect();
-// e0 and e1 on different workers of A: reconnect e1 until the kernel hands it to the other one.
+// e0 and e1 on different workers of A: reconnect e1 until the kernel hands it to the other one
+// (the workers race to accept on one socket; on a loaded machine the same one can win many
+// times in a row, so the reconnections are many and spaced at random).
 let placements = 0;
-while (editors[1].worker() === editors[0].worker() && placements++ < 30) {
+while (editors[1].worker() === editors[0].worker() && placements++ < 300) {
   editors[1].provider.disconnect();
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * 20)); // not the seeded edits
   await editors[1].refresh();
   editors[1].provider.connect();
   await editors[1].synced();
