@@ -60,6 +60,24 @@ def _wait_for_port(proc: subprocess.Popen[bytes], port: int, name: str, log: Pat
     raise EmbeddedServerError(f"{name} did not listen on port {port} in {STARTUP_TIMEOUT_S}s")
 
 
+def _answers_ping(port: int) -> bool:
+    """Whether the Redis-protocol server on ``port`` answers ``PING`` with ``PONG`` (while it
+    loads its data after a restart it answers ``-LOADING`` and refuses commands)."""
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as sock:
+        sock.settimeout(0.5)
+        sock.sendall(b"PING\r\n")
+        return sock.recv(64).startswith(b"+PONG")
+    return False
+
+
+def _wait_for_ping(proc: subprocess.Popen[bytes], port: int, name: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not _answers_ping(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise EmbeddedServerError(f"{name} on port {port} did not answer PING")
+        time.sleep(0.05)
+
+
 @dataclass
 class EmbeddedProcess:
     """One running embedded server."""
@@ -69,10 +87,12 @@ class EmbeddedProcess:
     port: int
     data_dir: Path
     argv: list[str]
+    redis_protocol: bool = False  # ready once it answers PING, not merely listens
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
-        """Start the process (again, after :meth:`stop`) and wait until it listens."""
+        """Start the process (again, after :meth:`stop`) and wait until it listens (and, for
+        a Redis-protocol server, has loaded its data)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.data_dir / "server.log"
         with log.open("ab") as out:
@@ -85,6 +105,8 @@ class EmbeddedProcess:
                 preexec_fn=_die_with_parent,
             )
         _wait_for_port(self.proc, self.port, self.name, log)
+        if self.redis_protocol:
+            _wait_for_ping(self.proc, self.port, self.name)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the process gracefully (SIGTERM, then SIGKILL after ``timeout``)."""
@@ -143,7 +165,8 @@ def valkey(
         config = redis_dir / "sentinel.conf"
         config.write_text("\n".join(sentinel_config) + "\n")
         argv = [str(get_binary_path()), str(config), "--sentinel", *common, *args]
-    return EmbeddedProcess("valkey", f"redis://127.0.0.1:{port}/0", port, redis_dir, argv)
+    url = f"redis://127.0.0.1:{port}/0"
+    return EmbeddedProcess("valkey", url, port, redis_dir, argv, redis_protocol=True)
 
 
 def smtp(data_dir: Path, *, avoid_ports: Collection[int] = ()) -> EmbeddedProcess:

@@ -52,6 +52,16 @@ def hosts(
         second.stop()
 
 
+def _diagnosis(err: Path, *hosts: ServeProcess) -> str:
+    """What a failed run leaves to read: the script's stages and errors, and the servers'
+    warnings and errors."""
+    lines = [err.read_text()[-3000:]]
+    for host in hosts:
+        logged = host.log.read_text(errors="replace").splitlines()
+        lines += [f"--- {host.url}", *[x for x in logged if "[info " not in x][-40:]]
+    return "\n".join(lines)
+
+
 async def _user(url: str, name: str) -> dict[str, str]:
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
     data = await graphql(
@@ -67,7 +77,7 @@ async def _user(url: str, name: str) -> dict[str, str]:
 
 
 async def test_yjs_clients_on_two_servers_converge_through_a_worker_kill(
-    js_dir: Path, hosts: tuple[ServeProcess, ServeProcess]
+    js_dir: Path, hosts: tuple[ServeProcess, ServeProcess], tmp_path: Path
 ) -> None:
     a, b = hosts
     owner = await _user(a.url, "Owner")
@@ -116,24 +126,21 @@ async def test_yjs_clients_on_two_servers_converge_through_a_worker_kill(
             await asyncio.sleep(0.05)
 
     watcher = asyncio.create_task(watch_versions())
-    node = await asyncio.create_subprocess_exec(
-        "node",
-        "collab.mjs",
-        json.dumps(config),
-        cwd=js_dir,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(node.communicate(), NODE_TIMEOUT_S)
-    except TimeoutError:
-        node.kill()
-        stdout, stderr = await node.communicate()
+    # Output to files, so that what a killed run printed (its stages, on stderr) is kept.
+    out, err = tmp_path / "collab.out", tmp_path / "collab.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        node = await asyncio.create_subprocess_exec(
+            "node", "collab.mjs", json.dumps(config), cwd=js_dir, stdout=stdout, stderr=stderr
+        )
+        try:
+            await asyncio.wait_for(node.wait(), NODE_TIMEOUT_S)
+        except TimeoutError:
+            node.kill()
+            await node.wait()
     done.set()
     await watcher
-    # The script's progress (stages on stderr) says where a failed or overrun run stopped.
-    assert node.returncode == 0, stderr.decode()[-3000:]
-    report = json.loads(stdout.decode().strip().splitlines()[-1])
+    assert node.returncode == 0, _diagnosis(err, a, b)
+    report = json.loads(out.read_text().strip().splitlines()[-1])
 
     assert report["killed"] in config["workers"] and 1006 in report["e0Closes"]
     assert report["converged"] and report["stored"] and report["fresh"], json.dumps(report)

@@ -60,8 +60,11 @@ async def test_two_workers_with_demo_data_metrics_logs_and_drain(
     servers: dict[str, EmbeddedProcess], tmp_path: Path
 ) -> None:
     env = {"NOTES_BFF_LOG_JSON": "true", "NOTES_BFF_DRAIN_SECONDS": "3"}
-    with serving(servers, tmp_path, "--workers", "2", "--demo", **env) as server:
+    home = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": ""}  # where gunicorn's control socket goes
+    with serving(servers, tmp_path, "--workers", "2", "--demo", **env, **home) as server:
         url = server.url
+        # No control socket: by default every gunicorn of a user takes over the same path.
+        assert not (tmp_path / ".gunicorn").exists()
         token = (await _post(url, LOG_IN))[0]["data"]["logIn"]["accessToken"]
         # Rounds of concurrent requests until both workers have served some.
         board_pids: Counter[int] = Counter()

@@ -60,6 +60,10 @@ def options(settings: Settings, workers: int | None = None) -> dict[str, Any]:
         "loglevel": settings.log_level.lower(),
         "on_starting": on_starting,
         "child_exit": child_exit,
+        # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),
+        # which every instance on the host takes over in turn, and its thread runs in the
+        # master while it forks replacement workers: operators use signals instead.
+        "control_socket_disable": True,
     }
     if workers is not None:
         values["workers"] = workers

@@ -13,8 +13,9 @@ const config = JSON.parse(process.argv[2]);
 const { note, edits } = config;
 // Progress on stderr: the test prints it when the run fails or overruns its time.
 const stage = (name, detail = {}) => console.error(JSON.stringify({ stage: name, at: Date.now(), ...detail }));
+// Whether predicate() turns true within ms of wall-clock time (each check may take a while).
 const until = async (predicate, ms = 30_000) => {
-  for (let waited = 0; waited < ms && !(await predicate()); waited += 50) await sleep(50);
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (await predicate()) return true;
   return predicate();
 };
 
