@@ -61,12 +61,14 @@ def _wait_for_port(proc: subprocess.Popen[bytes], port: int, name: str, log: Pat
 
 
 def _answers_ping(port: int) -> bool:
-    """Whether the Redis-protocol server on ``port`` answers ``PING`` with ``PONG`` (while it
-    loads its data after a restart it answers ``-LOADING`` and refuses commands)."""
+    """Whether the Redis-protocol server on ``port`` has loaded its data: while it loads after a
+    restart it answers ``-LOADING`` to every command (a Cluster node not yet in a cluster
+    answers ``-CLUSTERDOWN``, which is fine: the cluster is made after the nodes start)."""
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as sock:
         sock.settimeout(0.5)
         sock.sendall(b"PING\r\n")
-        return sock.recv(64).startswith(b"+PONG")
+        reply = sock.recv(64)
+        return bool(reply) and not reply.startswith(b"-LOADING")
     return False
 
 

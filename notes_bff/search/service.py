@@ -138,8 +138,7 @@ class SearchService:
         first = page_size("first", first)
         fingerprint = _fingerprint(query, scope, filters)
         offset = decode_cursor(after, fingerprint) if after else 0
-        if not self.ready:
-            raise ServiceUnavailable("Search is being built on this server; retry shortly.")
+        await self.wait_until_built()
         await self.wait_until_fresh(workspace_ids)
         results = await self.backend.search(
             SearchRequest(
@@ -180,6 +179,16 @@ class SearchService:
             limit=self.filter_limit,
         )
         return [hit.note_id for hit in (await self.backend.search(request)).hits]
+
+    async def wait_until_built(self) -> None:
+        """On a host still building its index, wait for the build as for freshness (at most
+        ``freshness_wait_s``), then refuse with ``SERVICE_UNAVAILABLE``."""
+        deadline = time.monotonic() + self.freshness_wait_s
+        while not self.ready:
+            if time.monotonic() >= deadline:
+                raise ServiceUnavailable("Search is being built on this server; retry shortly.")
+            await asyncio.sleep(FRESHNESS_POLL_S)
+            await self.backend.refresh()
 
     async def wait_until_fresh(self, workspace_ids: Sequence[str]) -> None:
         """Read your writes: wait (at most ``freshness_wait_s``) until the index has applied

@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from notes_bff.config import Settings
+from notes_bff.errors import ServiceUnavailable
+from notes_bff.metrics import Metrics
 from notes_bff.models import Note
 from notes_bff.search import service as search_service
-from notes_bff.search.backend import SearchRequest
+from notes_bff.search.backend import Filters, SearchRequest
 from notes_bff.search.engine import TantivyBackend
 from notes_bff.search.query import parse
 from notes_bff.search.service import index_path
@@ -383,3 +386,38 @@ async def test_filters_match_the_list_filters(api: Api, team: dict[str, Any]) ->
         )
         expected = sorted(n["title"] for n in listed["notes"]["nodes"])
         assert sorted(await _titles(api, owner, "heron", w=ws, f=flt)) == expected, flt
+
+
+async def test_a_search_waits_for_the_first_build_then_refuses(
+    api: Api, team: dict[str, Any], settings: Settings, tmp_path: Path
+) -> None:
+    """On a host still building its index, a search waits for the build up to the freshness
+    wait: found once the build lands within it, ``SERVICE_UNAVAILABLE`` past it."""
+    owner, ws = team["owner"], team["ws"]
+    await api.note(owner, ws, title="Pangolin survey")
+    backend = TantivyBackend(tmp_path / "v1")
+    redis = Redis.from_url(settings.redis_url or "")
+
+    def service(wait_s: float) -> search_service.SearchService:
+        return search_service.SearchService(
+            backend, redis, Metrics(), freshness_wait_s=wait_s, filter_limit=100
+        )
+
+    async def pangolins(wait_s: float) -> list[str]:
+        page = await service(wait_s).search(
+            parse("q", "pangolin"), viewer_id=owner["id"], workspace_ids=[ws],
+            filters=Filters(), scope=ws, first=10, after=None,
+        )  # fmt: skip
+        return [hit.note_id for hit in page.hits]
+
+    try:
+        with pytest.raises(ServiceUnavailable):
+            await pangolins(0.2)
+        async with standalone_indexer(backend, settings) as indexer:
+            waiting = asyncio.create_task(pangolins(30))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # still building: the search waits
+            await indexer.rebuild()
+            assert len(await waiting) == 1
+    finally:
+        await redis.aclose()
