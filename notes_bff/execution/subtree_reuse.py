@@ -136,19 +136,18 @@ class ReusingExecutor(PlainFieldsExecutor):
             self._error_paths.append(path)
         super().handle_field_error(raw_error, return_type, field_details_list, path)
 
-    def _worth_reusing(self, return_type: GraphQLObjectType, fields: FieldDetailsList) -> bool:
-        """Whether the selection has a field that is not a plain leaf (nor __typename)."""
-        key = (return_type, id(fields))
-        known = self._worth.get(key)
-        if known is not None:
-            return known[1]
+    def _judge(
+        self, return_type: GraphQLObjectType, fields: FieldDetailsList
+    ) -> tuple[FieldDetailsList, bool]:
+        """Whether the selection has a field that is not a plain leaf (nor __typename),
+        noted for the execution (with the list, so that its id stays its own)."""
         grouped_field_set = self.collect_subfields(return_type, fields)[0]
         worth = any(
             name != "__typename" and self._leaf(return_type, name) is None
             for name in (details[0].node.name.value for details in grouped_field_set.values())
         )
-        self._worth[key] = (fields, worth)
-        return worth
+        judged = self._worth[return_type, id(fields)] = (fields, worth)
+        return judged
 
     def _clean(self, path: Path, mark: int) -> bool:
         """No error at or below ``path`` among those noted since ``mark``."""
@@ -173,16 +172,38 @@ class ReusingExecutor(PlainFieldsExecutor):
         """graphql-core's, or the result of this subtree's first completion (see the
         module)."""
         memo = self._memo
-        identify = _VIEWS.get(type(result)) if memo is not None else None
-        if (
-            memo is None
-            or identify is None
-            or not self._worth_reusing(return_type, field_details_list)
-        ):
+        if memo is not None:  # the checks inline: most objects are not reused
+            identify = _VIEWS.get(type(result))
+            if identify is not None:
+                judged = self._worth.get((return_type, id(field_details_list)))
+                if judged is None:
+                    judged = self._judge(return_type, field_details_list)
+                if judged[1]:
+                    return self._reuse(
+                        memo, identify(result), return_type, field_details_list,
+                        info, path, result, position_context,
+                    )  # fmt: skip
+        if return_type.is_type_of:
             return super().complete_object_value(
                 return_type, field_details_list, info, path, result, position_context
             )
-        doc = identify(result)
+        # graphql-core's complete_object_value without `is_type_of`: one call less per object
+        return self.collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
+
+    def _reuse(
+        self,
+        memo: dict[tuple[int, GraphQLObjectType, int], _Entry],
+        doc: object,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """The first completion of (document, type, position), or its result."""
         key = (id(doc), return_type, id(field_details_list))
         entry = memo.get(key)
         if entry is None:
