@@ -41,6 +41,12 @@ the same viewer, document and selection give the same answer. The response cache
 tags of what the loaders' batches read; the first completion made every load the reused
 subtree stands for (the later ones would have hit the loaders' cache and recorded nothing),
 and whether the viewer was read is one flag per execution.
+
+Cost and gain (bench/results.md, "Reused subtrees"): the dashboard of 50 notes went from
+43-46 ms to 19-21 ms of server CPU per request; on the page of 20 notes, which repeats no
+reusable subtree, the check per completed object is paid for by completing an object without
+``is_type_of`` in place (graphql-core's ``complete_object_value`` minus one call): 1.01 times the
+plain-fields executor alone, not measurable on the whole server.
 """
 
 from __future__ import annotations
