@@ -23,6 +23,8 @@ What is reused, and when:
 - Not in a mutation (its root fields write between completions; nothing is reused there), and
   not across executions: the memo is made in :meth:`ReusingExecutor.execute_operation`,
   which every subscription event's executor (a copy) runs too.
+- Not meant for incremental delivery (``@defer``/``@stream``, off in this schema: the base
+  executor ignores them): a reused dict would not carry the occurrence's deferred payloads.
 - Only a completion that ended without an error at or below its path: every field error goes
   through ``handle_field_error``, which notes its path (also one graphql-core then drops
   because an ancestor was nulled). Once the first completion ended with such an error, later
