@@ -1,13 +1,17 @@
-"""CPU of executing a workspace page's selection, per executor, with no I/O.
+"""CPU of executing a page's selection, per executor, with no I/O.
 
-    .venv/bin/python -m bench.executor [--rounds 200]
+    .venv/bin/python -m bench.executor [--rounds 200] [--page workspace|dashboard]
 
-The shape of the side-by-side benchmark's page (20 notes: six leaves, an author and
-assignees through a DataLoader, members with their users) on an in-memory Strawberry schema,
-executed alternately by strawberry's stock executor and by notes-bff's
-(``PlainFieldsExecutor``), so that a busy machine slows both alike. Prints the median CPU
-microseconds per execution of each and their ratio: the execution's own cost, which the
-whole-server figures of ``bench.compare`` carry among much else.
+``workspace`` (the default): the shape of the side-by-side benchmark's page (20 notes: six
+leaves, an author and assignees through a DataLoader, members with their users);
+``dashboard``: the deep dashboard's (50 notes of 4 workspaces, each note with its author and
+its workspace's owner, members with their users, note count and tag counts). On an in-memory
+Strawberry schema whose users and workspaces are document views (re-wrapped on each resolve,
+as notes-bff's), executed alternately by strawberry's stock executor, by notes-bff's plain
+leaf fields (``PlainFieldsExecutor``) and by its subtree reuse on top
+(``ReusingExecutor``, what notes-bff serves), so that a busy machine slows all alike. Prints
+the median CPU microseconds per execution of each and their ratios: the execution's own cost,
+which the whole-server figures of ``bench.compare`` carry among much else.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import asyncio
 import enum
 import statistics
 import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from inspect import isawaitable
 from typing import Any
@@ -28,11 +33,18 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from notes_bff.execution.plain_fields import PlainFieldsExecutor
+from notes_bff.execution.subtree_reuse import ReusingExecutor, document_view
 
-PAGE = (
-    "{ workspace { members { role user { id name } } notes { nodes { id title tags priority "
-    "dueDate isPinned author { id name } assignees { id name } } } } }"
-)
+PAGES = {
+    "workspace": (
+        "{ workspace { members { role user { id name } } notes { nodes { id title tags priority "
+        "dueDate isPinned author { id name } assignees { id name } } } } }"
+    ),
+    "dashboard": (
+        "{ recent { id title author { id name } workspace { name owner { id name } "
+        "members { role user { id name } } noteCount tags { tag count } } } }"
+    ),
+}
 
 
 @strawberry.enum
@@ -41,14 +53,21 @@ class Priority(enum.Enum):
     HIGH = "HIGH"
 
 
+@document_view
 @strawberry.type
 class User:
     id: strawberry.ID
     name: str
+    doc: strawberry.Private[object]
+
+
+_DOCS: dict[str, object] = {}  # stored documents by id: each loaded once, wrapped per resolve
 
 
 async def _users(ids: list[str]) -> list[User]:
-    return [User(id=strawberry.ID(i), name=f"user {i}") for i in ids]
+    return [
+        User(id=strawberry.ID(i), name=f"user {i}", doc=_DOCS.setdefault(i, object())) for i in ids
+    ]
 
 
 @strawberry.type
@@ -61,6 +80,7 @@ class Note:
     is_pinned: bool
     author_id: strawberry.Private[str]
     assignee_ids: strawberry.Private[list[str]]
+    workspace_id: strawberry.Private[str] = "w0"
 
     @strawberry.field
     async def author(self, info: strawberry.Info) -> User:
@@ -71,6 +91,11 @@ class Note:
     async def assignees(self, info: strawberry.Info) -> list[User]:
         users: list[User] = await info.context["users"].load_many(self.assignee_ids)
         return users
+
+    @strawberry.field
+    async def workspace(self, info: strawberry.Info) -> Workspace:
+        doc: WorkspaceDoc = await info.context["workspaces"].load(self.workspace_id)
+        return Workspace.from_document(doc)
 
 
 @strawberry.type
@@ -90,8 +115,44 @@ class Notes:
 
 
 @strawberry.type
+class TagCount:
+    tag: str
+    count: int
+
+
+class WorkspaceDoc:
+    """A stored workspace: 4-7 members, 17 tags."""
+
+    def __init__(self, i: int) -> None:
+        self.id, self.name, self.owner_id = f"w{i}", f"Workspace {i}", str(i)
+        self.members = [Member(role="EDITOR", user_id=str(u)) for u in range(4 + i)]
+
+
+@document_view
+@strawberry.type
 class Workspace:
+    name: str
     members: list[Member]
+    doc: strawberry.Private[WorkspaceDoc]
+
+    @classmethod
+    def from_document(cls, doc: WorkspaceDoc) -> Workspace:
+        return cls(name=doc.name, members=doc.members, doc=doc)
+
+    @strawberry.field
+    async def owner(self, info: strawberry.Info) -> User:
+        user: User = await info.context["users"].load(self.doc.owner_id)
+        return user
+
+    @strawberry.field
+    async def note_count(self, info: strawberry.Info) -> int:
+        count: int = await info.context["counts"].load(self.doc.id)
+        return count
+
+    @strawberry.field
+    async def tags(self, info: strawberry.Info) -> list[TagCount]:
+        counts: list[tuple[str, int]] = await info.context["tags"].load(self.doc.id)
+        return [TagCount(tag=t, count=n) for t, n in counts]
 
     @strawberry.field
     async def notes(self) -> Notes:
@@ -113,22 +174,57 @@ class Workspace:
         )
 
 
+WORKSPACES = {f"w{i}": WorkspaceDoc(i) for i in range(4)}
+
+
+async def _workspaces(ids: list[str]) -> list[WorkspaceDoc]:
+    return [WORKSPACES[i] for i in ids]
+
+
+async def _counts(ids: list[str]) -> list[int]:
+    return [50 for _ in ids]
+
+
+async def _tags(ids: list[str]) -> list[list[tuple[str, int]]]:
+    return [[(f"tag {t}", t) for t in range(17)] for _ in ids]
+
+
 @strawberry.type
 class Query:
     @strawberry.field
     async def workspace(self) -> Workspace:
-        return Workspace(members=[Member(role="EDITOR", user_id=str(i)) for i in range(5)])
+        return Workspace.from_document(WorkspaceDoc(1))  # 5 members
+
+    @strawberry.field
+    async def recent(self) -> list[Note]:
+        return [
+            Note(
+                id=strawberry.ID(f"n{i}"),
+                title=f"Note {i}",
+                tags=["a"],
+                priority=Priority.LOW,
+                due_date=None,
+                is_pinned=False,
+                author_id=str(i % 7),
+                assignee_ids=[],
+                workspace_id=f"w{i % 4}",
+            )
+            for i in range(50)
+        ]
 
 
 SCHEMA = strawberry.Schema(query=Query)
-DOCUMENT = parse(PAGE)
 
 
-async def _execute(executor: type[StrawberryGraphQLCoreExecutionContext]) -> Any:
+async def _execute(executor: type[StrawberryGraphQLCoreExecutionContext], page: str) -> Any:
     """The page, parsed and validated before (as notes-bff's document cache does), with
     fresh loaders (as per request), executed as strawberry calls graphql-core."""
+    loaders: dict[str, Callable[[list[str]], Coroutine[Any, Any, list[Any]]]] = {
+        "users": _users, "workspaces": _workspaces, "counts": _counts, "tags": _tags,
+    }  # fmt: skip
     result = execute(
-        SCHEMA._schema, DOCUMENT, context_value={"users": DataLoader(_users)},
+        SCHEMA._schema, DOCUMENTS[page],
+        context_value={name: DataLoader(load) for name, load in loaders.items()},
         executor_class=executor,
         is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # as strawberry passes it
     )  # fmt: skip
@@ -137,16 +233,22 @@ async def _execute(executor: type[StrawberryGraphQLCoreExecutionContext]) -> Any
     return result.data
 
 
-async def _compare(rounds: int) -> dict[str, list[float]]:
-    executors = {"strawberry": StrawberryGraphQLCoreExecutionContext}
-    executors["notes-bff"] = PlainFieldsExecutor
-    first = [await _execute(executor) for executor in executors.values()]
+DOCUMENTS = {name: parse(page) for name, page in PAGES.items()}
+EXECUTORS: dict[str, type[StrawberryGraphQLCoreExecutionContext]] = {
+    "strawberry": StrawberryGraphQLCoreExecutionContext,
+    "plain fields": PlainFieldsExecutor,
+    "reuse": ReusingExecutor,
+}
+
+
+async def _compare(rounds: int, page: str) -> dict[str, list[float]]:
+    first = [await _execute(executor, page) for executor in EXECUTORS.values()]
     assert all(data == first[0] for data in first), "the executors answer differently"
-    samples: dict[str, list[float]] = {name: [] for name in executors}
+    samples: dict[str, list[float]] = {name: [] for name in EXECUTORS}
     for _ in range(rounds):
-        for name, executor in executors.items():
+        for name, executor in EXECUTORS.items():
             started = time.process_time()
-            await _execute(executor)
+            await _execute(executor, page)
             samples[name].append((time.process_time() - started) * 1e6)
     return samples
 
@@ -155,12 +257,16 @@ def main() -> None:
     """The command line."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200, help="executions of each (200)")
+    parser.add_argument("--page", choices=sorted(PAGES), default="workspace", help="(workspace)")
     args = parser.parse_args()
-    samples = asyncio.run(_compare(args.rounds))
+    samples = asyncio.run(_compare(args.rounds, args.page))
     medians = {name: statistics.median(values) for name, values in samples.items()}
     for name, median in medians.items():
-        print(f"{name:>10}: {median:7.0f} µs CPU per page (median of {args.rounds})")
-    print(f"     ratio: {medians['notes-bff'] / medians['strawberry']:.2f}")
+        print(f"{name:>12}: {median:7.0f} µs CPU per page (median of {args.rounds})")
+    plain, reuse = medians["plain fields"], medians["reuse"]
+    print(f"plain fields ÷ strawberry: {plain / medians['strawberry']:.2f}")
+    print(f"reuse ÷ plain fields: {reuse / plain:.2f}")
+    print(f"reuse ÷ strawberry: {reuse / medians['strawberry']:.2f}")
 
 
 if __name__ == "__main__":

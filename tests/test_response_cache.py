@@ -270,3 +270,27 @@ async def test_a_read_no_tag_covers_is_not_cached(api: Api) -> None:
     )
     again = await api.gql(query, token=user["token"])
     assert (len(again.data["sessions"]), again.headers["X-Cache"]) == (2, "MISS")
+
+
+async def test_a_user_seen_only_in_a_reused_subtree_still_drops_the_answer(api: Api) -> None:
+    """Each note's workspace is completed once and put under every note
+    (execution/subtree_reuse.py): the reads of that one completion are recorded, so a
+    member's new name drops the answer that showed it under every note."""
+    owner, reader = await api.sign_up("Owner"), await api.sign_up("Before")
+    ws = await api.workspace(owner)
+    await api.add(owner, ws, reader, "VIEWER")
+    for i in range(3):
+        await api.note(owner, ws, title=f"note {i}")
+    query = "{ notes(first: 10) { nodes { title workspace { members { user { name } } } } } }"
+
+    async def names() -> tuple[str, list[set[str]]]:
+        reply = await api.gql(query, token=owner["token"])
+        assert not reply.errors, reply.errors
+        nodes = reply.data["notes"]["nodes"]
+        members = [{m["user"]["name"] for m in n["workspace"]["members"]} for n in nodes]
+        return reply.headers["X-Cache"], members
+
+    assert await names() == ("MISS", [{"Owner", "Before"}] * 3)
+    assert await names() == ("HIT", [{"Owner", "Before"}] * 3)
+    await api.ok('mutation { updateProfile(input: {name: "After"}) { id } }', token=reader["token"])
+    assert await names() == ("MISS", [{"Owner", "After"}] * 3)

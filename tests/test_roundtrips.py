@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
 import pytest
+import strawberry
+from graphql import GraphQLObjectType
+from graphql.pyutils import AwaitableOrValue, Path
 
+from notes_bff.execution.event_execution import SharedEventExecutor
+from notes_bff.execution.plain_fields import PlainFieldsExecutor
+from notes_bff.http.view import NotesGraphQLView
 from tests.conftest import Api, CommandCounter
 
 NOTE = (
@@ -106,3 +114,69 @@ async def test_notifying_many_people_reads_their_preferences_at_once(
     await api.note(owner, ws, title="Team", assigneeIds=[m["id"] for m in members])
     reads = [t for t in command_counter.targets if t == "find:notification_preferences"]
     assert len(reads) == 1  # ASSIGNED to five people: one read of their preferences
+
+
+class _Counted:
+    """Selection sets executed per object type (one per completed object)."""
+
+    def __init__(self) -> None:
+        self.types: dict[str, int] = {}
+
+    def executor(self, base: type[PlainFieldsExecutor]) -> type[PlainFieldsExecutor]:
+        counts = self.types
+
+        class Counting(base):  # type: ignore[valid-type,misc]
+            def execute_fields(
+                self,
+                parent_type: GraphQLObjectType,
+                source_value: Any,
+                path: Path | None,
+                grouped_field_set: Any,
+                position_context: Any,
+            ) -> AwaitableOrValue[dict[str, Any]]:
+                counts[parent_type.name] = counts.get(parent_type.name, 0) + 1
+                return super().execute_fields(  # type: ignore[no-any-return]
+                    parent_type, source_value, path, grouped_field_set, position_context
+                )
+
+        return Counting
+
+
+@contextmanager
+def _served_by(api: Api, executor: type[PlainFieldsExecutor]) -> Iterator[None]:
+    """The application's schema executes with ``executor`` for a while."""
+    views = [r.handler for r in api.client.app.router.routes()]
+    view = next(v for v in views if isinstance(v, NotesGraphQLView))
+    schema = cast("strawberry.Schema", view.schema)
+    served = schema.execution_context_class
+    schema.execution_context_class = executor
+    try:
+        yield
+    finally:
+        schema.execution_context_class = served
+
+
+async def test_the_deep_dashboard_completes_each_workspace_once_and_answers_the_same(
+    api: Api, crowd: dict[str, Any]
+) -> None:
+    """Reused subtrees (execution/subtree_reuse.py) against plain execution: the same
+    answer, with the 50 notes' workspaces and their members' users completed once each.
+    The operation names differ so that the response cache answers neither from the other."""
+    token, variables = crowd["owner"]["token"], {"n": 50}
+    reused, plain = _Counted(), _Counted()
+    with _served_by(api, reused.executor(SharedEventExecutor)):
+        with_reuse = await api.ok(
+            DASHBOARD.replace("query(", "query Reused("), variables, token=token
+        )
+    with _served_by(api, plain.executor(PlainFieldsExecutor)):
+        without = await api.ok(DASHBOARD.replace("query(", "query Plain("), variables, token=token)
+    assert with_reuse == without
+    notes = with_reuse["dashboard"]["recent"]
+    assert len(notes) == 50
+    assert plain.types["Workspace"] == 50 + 2  # every note's, and stats.byWorkspace's two
+    assert reused.types["Workspace"] == 2 + 2  # the two workspaces once, and byWorkspace's
+    # 54 members each (the owner, 3 readers, 50 authors): their users and the owner's are
+    # completed with their workspace; a user's { name } alone is never reused
+    assert plain.types["Member"] == 50 * 54
+    assert reused.types["Member"] == 2 * 54
+    assert plain.types["User"] - reused.types["User"] == (50 - 2) * (54 + 1)

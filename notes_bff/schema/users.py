@@ -8,12 +8,14 @@ from datetime import datetime
 import strawberry
 from beanie import PydanticObjectId
 
+from notes_bff.execution.subtree_reuse import document_view
 from notes_bff.models import User as UserDoc
 from notes_bff.schema.info import Info
 from notes_bff.services.account import is_self
 from notes_bff.services.users import visible_email
 
 
+@document_view
 @strawberry.type(name="User")
 class UserType:
     """A person; the email shows only to themself and to co-members of a workspace."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from notes_bff.execution.subtree_reuse import document_view
 from notes_bff.models import Member as MemberDoc
 from notes_bff.models import Workspace as WorkspaceDoc
 from notes_bff.schema.enums import NoteSort, Role
@@ -52,6 +53,7 @@ class MemberType:
         return cls(role=doc.role, joined_at=doc.joined_at, doc=doc)
 
 
+@document_view
 @strawberry.type(name="Workspace")
 class WorkspaceType:
     """A shared space of notes."""
