@@ -19,7 +19,9 @@ from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import AskError, MovedError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.typing import EncodableT
 
 from notes_bff.config import Settings
 from notes_bff.metrics import Metrics
@@ -153,3 +155,40 @@ async def get_many(redis: Redis, keys: Sequence[str]) -> list[bytes | None]:
         for key in keys:
             pipe.get(key)
         return cast("list[bytes | None]", await pipe.execute())
+
+
+async def eval_while_migrating(
+    client: Redis, script: str, keys: Sequence[str], args: Sequence[EncodableT]
+) -> Any:
+    """Run ``script`` where its slot is being migrated (a Cluster), sending the target's
+    ``ASKING`` and the script on one connection.
+
+    redis-py 8.1 follows an ``ASK`` answer by sending ``ASKING`` and the command as two
+    pooled commands: when the target node has more than one free connection they go out on
+    two of them, the target answers ``MOVED`` (back to the source, which answers ``ASK``
+    again…) and the client gives up with ``ClusterError("TTL exhausted.")``: the command ran
+    nowhere. Call this after that error (docs/operations.md, "Known issue (redis-py 8.1)").
+    """
+    assert isinstance(client, RedisCluster)
+    command = ("EVAL", script, len(keys), *keys, *args)
+    source = client.get_node_from_key(keys[0])
+    if source is None:
+        return await client.execute_command(*command)
+    try:
+        return await source.execute_command(*command)
+    except MovedError:  # no longer migrating: the client follows the MOVED
+        return await client.execute_command(*command)
+    except AskError as ask:  # (MovedError is an AskError: caught above)
+        target = client.get_node(host=ask.host, port=ask.port)
+        if target is None:
+            raise
+    connection = target.acquire_connection()
+    try:
+        await connection.send_packed_command(connection.pack_commands([("ASKING",), command]))
+        await connection.read_response()
+        return await connection.read_response()
+    except BaseException:
+        await connection.disconnect()  # an answer may be left unread
+        raise
+    finally:
+        target.release(connection)

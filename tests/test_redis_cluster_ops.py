@@ -11,12 +11,13 @@ import contextlib
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.crc import key_slot
 
+from notes_bff.keys import REDIS
 from notes_bff.persisted.store import sha256_hex
 from notes_bff.realtime.event_log import stream_key
 from tests.conftest import Api
@@ -71,6 +72,35 @@ async def test_a_slot_migration_loses_no_live_event(
         assert [e["note"]["title"] for e in resumed] == TITLES
         ids = [e["eventId"] for e in resumed]
         assert ids == sorted(set(ids), key=_order)
+
+
+async def test_an_event_written_while_its_slot_answers_ask_is_logged(
+    redis_cluster: Deployment, other_app: Callable[..., AbstractAsyncContextManager[Api]]
+) -> None:
+    """While the log's keys sit on the target of a migration, the source answers ASK; the
+    append still lands on the target, also when the server's client holds several free
+    connections to it, as any busy server does (redis-py 8.1 then sent ASKING on one and the
+    script on another: MOVED, `TTL exhausted`, the event lost and the write answering
+    INTERNAL_SERVER_ERROR; docs/operations.md, "Known issue (redis-py 8.1)")."""
+    async with other_app(**redis_cluster.settings) as api:
+        owner = await api.sign_up("Owner")
+        ws = await api.workspace(owner)
+        await api.note(owner, ws, title="before")
+        key = stream_key(ws)
+        redis = cast("RedisCluster", api.client.app[REDIS])
+        logged = await redis.xlen(key)
+        move = SlotMove(redis_cluster, key_slot(key.encode()))
+        await move.begin()
+        try:
+            assert await move.move_keys() == 1
+            node = redis.get_node(host="127.0.0.1", port=move.target.port)
+            assert node is not None
+            # Commands in flight together open more connections to the target.
+            await asyncio.gather(*(redis.ping(target_nodes=node) for _ in range(4)))
+            await api.note(owner, ws, title="asked")  # the source answers ASK
+        finally:
+            await move.finish()
+        assert await redis.xlen(key) == logged + 1
 
 
 async def _titles_until_quiet(live: GraphQLSocket, op: str) -> list[str]:
