@@ -9,12 +9,10 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import ClusterError
-from redis.typing import EncodableT
 
 from notes_bff.errors import AppError, BadInput
 from notes_bff.realtime.events import Event, shard_channel, workspace_topic
-from notes_bff.redis_client import eval_while_migrating
+from notes_bff.redis_client import run_script
 
 # Its own generator: the global one belongs to the application (and to test tools).
 _dice = random.Random()  # noqa: S311 - not security
@@ -103,24 +101,20 @@ class EventLog:
         assert event.workspace_id is not None
         cutoff_ms = int((time.time() - RETAIN_SECONDS) * 1000)
         trim = "1" if _dice.random() < TRIM_PROBABILITY else "0"
-        keys = [stream_key(event.workspace_id)]
-        args: list[EncodableT] = [
-            event.encode(),
-            cutoff_ms,
-            trim,
-            RETAIN_EVENTS,
-            HARD_CAP,
-            _channel(workspace_topic(event.workspace_id)),
-            INDEX_CHANNEL,
-        ]
-        try:
-            new_id = await self._script(keys=keys, args=args)
-        except ClusterError as exc:
-            if "TTL exhausted" not in str(exc):
-                raise
-            # Only redirections were answered (ASK, MOVED): the script ran nowhere. The
-            # log's slot is being migrated and redis-py lost the target's ASKING.
-            new_id = await eval_while_migrating(self.redis, _APPEND_AND_PUBLISH, keys, args)
+        new_id = await run_script(
+            self.redis,
+            self._script,
+            keys=[stream_key(event.workspace_id)],
+            args=[
+                event.encode(),
+                cutoff_ms,
+                trim,
+                RETAIN_EVENTS,
+                HARD_CAP,
+                _channel(workspace_topic(event.workspace_id)),
+                INDEX_CHANNEL,
+            ],
+        )
         return new_id.decode() if isinstance(new_id, bytes) else str(new_id)
 
     async def publish(self, event: Event) -> int:
