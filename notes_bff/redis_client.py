@@ -19,7 +19,10 @@ from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import AskError, ClusterError, MovedError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.typing import EncodableT, ScriptTextT
 
 from notes_bff.config import Settings
 from notes_bff.metrics import Metrics
@@ -153,3 +156,54 @@ async def get_many(redis: Redis, keys: Sequence[str]) -> list[bytes | None]:
         for key in keys:
             pipe.get(key)
         return cast("list[bytes | None]", await pipe.execute())
+
+
+async def run_script(
+    client: Redis, script: AsyncScript, *, keys: Sequence[str], args: Sequence[EncodableT]
+) -> Any:
+    """``script(keys, args)``, also where its slot is being migrated (a Cluster).
+
+    redis-py 8.1 follows an ``ASK`` answer by sending ``ASKING`` and the command as two
+    pooled commands: when the target node has more than one free connection they go out on
+    two of them, the target answers ``MOVED`` (back to the source, which answers ``ASK``
+    again…) and the client gives up with ``ClusterError("TTL exhausted.")``: the script ran
+    nowhere. Then it runs here with the target's ``ASKING`` and the script on one connection
+    (docs/operations.md, "redis-py 8.1 and `ASK`").
+    """
+    try:
+        return await script(keys=keys, args=args)
+    except ClusterError as exc:
+        if "TTL exhausted" not in str(exc):
+            raise
+        return await _eval_while_migrating(client, script.script, keys, args)
+
+
+async def _eval_while_migrating(
+    client: Redis, script: ScriptTextT, keys: Sequence[str], args: Sequence[EncodableT]
+) -> Any:
+    """``EVAL`` on the slot's owner; on ``ASK``, ``ASKING`` and ``EVAL`` pipelined on one
+    connection of the target."""
+    assert isinstance(client, RedisCluster)
+    command = ("EVAL", script, len(keys), *keys, *args)
+    source = client.get_node_from_key(keys[0])
+    if source is None:
+        return await client.execute_command(*command)
+    try:
+        return await source.execute_command(*command)
+    except MovedError:  # no longer migrating: the client follows the MOVED
+        return await client.execute_command(*command)
+    except AskError as ask:  # (MovedError is an AskError: caught above)
+        target = client.get_node(host=ask.host, port=ask.port)
+        if target is None:
+            raise
+    connection = target.acquire_connection()
+    try:
+        await target.disconnect_if_needed(connection)  # as redis-py does before a command
+        await connection.send_packed_command(connection.pack_commands([("ASKING",), command]))
+        await connection.read_response()
+        return await connection.read_response()
+    except BaseException:
+        await connection.disconnect()  # an answer may be left unread
+        raise
+    finally:
+        target.release(connection)

@@ -35,10 +35,19 @@ class RedisGuard:
     ``notes_bff_redis_errors_total{component}``, and the first success after it is logged.
     """
 
-    def __init__(self, component: str, metrics: Metrics) -> None:
-        """Guard the calls of ``component``, counting failures in ``metrics``."""
+    def __init__(self, component: str, metrics: Metrics, *, probe: bool = False) -> None:
+        """Guard the calls of ``component``, counting failures in ``metrics``.
+
+        ``probe``: for calls whose skipping loses data (the event log's appends): while
+        backing off, a call still tries Redis if no other call is trying it (the others
+        answer None at once), so the first call after Redis is back succeeds and ends the
+        backoff, instead of calls being skipped for up to ``BACKOFF_S`` after Redis (a
+        promoted replica) serves again.
+        """
         self.component = component
         self.metrics = metrics
+        self._probe = probe
+        self._probing = False
         self._down_until = 0.0
         self._down = False
 
@@ -49,8 +58,11 @@ class RedisGuard:
 
     async def call(self, operation: Callable[[], Awaitable[T]]) -> T | None:
         """The result of ``operation()``, or None when Redis is (or just was) unreachable."""
+        probing = False
         if not self.available:
-            return None
+            if not self._probe or self._probing:
+                return None
+            probing = self._probing = True
         try:
             result = await operation()
         except REDIS_OUTAGES as exc:
@@ -60,6 +72,11 @@ class RedisGuard:
                 self._down = True
                 log.warning("redis_unavailable", component=self.component, error=str(exc)[:200])
             return None
+        finally:
+            if probing:
+                self._probing = False
+        if probing:
+            self._down_until = 0.0  # Redis is back: the other calls try it again too
         if self._down:
             self._down = False
             log.info("redis_recovered", component=self.component)

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from notes_bff.errors import AppError, BadInput
 from notes_bff.realtime.events import Event, shard_channel, workspace_topic
+from notes_bff.redis_client import run_script
 
 # Its own generator: the global one belongs to the application (and to test tools).
 _dice = random.Random()  # noqa: S311 - not security
@@ -100,7 +101,9 @@ class EventLog:
         assert event.workspace_id is not None
         cutoff_ms = int((time.time() - RETAIN_SECONDS) * 1000)
         trim = "1" if _dice.random() < TRIM_PROBABILITY else "0"
-        new_id = await self._script(
+        new_id = await run_script(
+            self.redis,
+            self._script,
             keys=[stream_key(event.workspace_id)],
             args=[
                 event.encode(),

@@ -28,7 +28,8 @@ class Realtime:
         self.broker = Broker(broker_redis, self.log, metrics, queue_size)
         self.presence = Presence(redis)
         self.connections = ConnectionSlots(redis)
-        self.guard = RedisGuard("events", metrics)
+        # A skipped append loses the event for live subscribers and for resumes: probe.
+        self.guard = RedisGuard("events", metrics, probe=True)
         self.metrics = metrics
         self.versions = TagVersions(redis, metrics)
 
