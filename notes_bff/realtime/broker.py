@@ -56,6 +56,8 @@ IDLE_POLL_S = 0.2
 CONFIRM_TIMEOUT_S = 5.0
 # How long resumable subscriptions wait for Redis to come back (a failover) before ending.
 RESUME_WINDOW_S = 5.0
+# How long a new subscription waits for a lost link to come back before it is refused.
+REACH_WAIT_S = 5.0
 # A server-sent SSUBSCRIBE error (MOVED) counts as an interruption, like a lost connection.
 LINK_FAILURES = (*REDIS_OUTAGES, ResponseError, TimeoutError)
 
@@ -184,6 +186,8 @@ class Broker:
         self._tasks = BackgroundTasks()
         self._stopping = False
         self.down = False
+        self._up = asyncio.Event()  # set while the link is connected
+        self._wake = asyncio.Event()  # a subscriber waits: retry now, not after the backoff
 
     def start(self) -> None:
         """Start the link's task."""
@@ -194,13 +198,23 @@ class Broker:
         self._stopping = True
         await self._tasks.stop()
 
+    async def reachable(self) -> None:
+        """While the link is down, have it retry at once (rather than at the end of its
+        backoff, which grows to ``MAX_BACKOFF_S``) and wait up to ``REACH_WAIT_S`` for it:
+        a subscriber arriving just after Redis came back is then served, not refused."""
+        if self.down:
+            self._wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._up.wait(), REACH_WAIT_S)
+
     @contextlib.contextmanager
     def subscribe(self, *topics: str, resumable: bool = False) -> Iterator[Subscription]:
         """A local subscription to some topics, removed on exit.
 
         ``resumable``: the subscriber wants the logged events only, so an interruption of
         the channel is closed from the log instead of ending the subscription. While the
-        broker has lost Redis, new subscriptions are refused (SERVICE_UNAVAILABLE).
+        broker has lost Redis, new subscriptions are refused (SERVICE_UNAVAILABLE): await
+        :meth:`reachable` first.
         """
         if self.down:
             raise _interrupted()
@@ -276,12 +290,14 @@ class Broker:
                 for channel in self._channels.values():
                     channel.reset()
                 await self._sync(pubsub)
+                self._up.set()
                 if self.down:
                     self.down = False
                     log.info("broker_reconnected")
                 backoff, lost_at = 0.1, None
                 await self._follow(pubsub)
             except Exception as exc:  # the link must outlive any failure
+                self._up.clear()
                 if self._stopping:
                     return
                 if not isinstance(exc, LINK_FAILURES):
@@ -294,7 +310,9 @@ class Broker:
                     log.warning("broker_disconnected", error=str(exc)[:200])
                 if time.monotonic() - lost_at > RESUME_WINDOW_S:
                     self._end(self._subscribers, resumable_too=True)
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), backoff)
+                self._wake.clear()
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             finally:
                 for reader in self._readers.values():

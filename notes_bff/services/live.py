@@ -54,6 +54,7 @@ async def workspace_events(actor: Actor, raw_id: str, after: str | None) -> Asyn
     """
     viewer, workspace_id = await _subscribable(actor, raw_id)
     topic = workspace_topic(str(workspace_id))
+    await actor.realtime.broker.reachable()
     with actor.realtime.broker.subscribe(topic, resumable=True) as live:
         await live.ready()
         last: str | None = None
@@ -84,6 +85,7 @@ async def note_changes(actor: Actor, raw_id: str) -> AsyncIterator[Event]:
         raise NotFound("No such note.")
     note_id = str(note.id)
     topic = workspace_topic(str(note.workspace_id))
+    await actor.realtime.broker.reachable()
     with actor.realtime.broker.subscribe(topic, resumable=True) as live:
         async for delivery in live:
             await _still_member(delivery, note.workspace_id, viewer)
@@ -99,6 +101,7 @@ async def note_changes(actor: Actor, raw_id: str) -> AsyncIterator[Event]:
 async def notifications(actor: Actor) -> AsyncIterator[Notification]:
     """The viewer's new notifications."""
     viewer = actor.require_viewer()
+    await actor.realtime.broker.reachable()
     with actor.realtime.broker.subscribe(user_topic(str(viewer))) as live:
         async for delivery in live:
             if delivery.event.subject_id is None:
@@ -142,6 +145,7 @@ async def presence(actor: Actor, raw_id: str) -> AsyncIterator[PresenceChange]:
             for user, note in ended or []:
                 await realtime.presence_changed(ws, left_id=user, note_id=note)
 
+    await realtime.broker.reachable()
     with realtime.broker.subscribe(presence_topic(ws), workspace_topic(ws)) as live:
         await live.ready()
         joined = await realtime.presence.enter(ws, me, connection)
