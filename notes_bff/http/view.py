@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 from cross_web import HTTPException
 from graphql import GraphQLError
 from strawberry.aiohttp.views import GraphQLView
@@ -108,6 +108,14 @@ class NotesGraphQLView(GraphQLView[HttpContext, None]):
         super().__init__(schema, **options)
         self.metrics = metrics
         self.sockets = SocketRegistry()
+
+    def is_websocket_request(self, request: web.Request) -> TypeGuard[web.Request]:
+        """Whether ``request`` asks for a websocket: aiohttp's handshake check, asked only of
+        requests with ``Upgrade: websocket`` (its first check; for every other request it
+        built a response and a refusal to say no, twice per request)."""
+        if request.headers.get(hdrs.UPGRADE, "").lower().strip() != "websocket":
+            return False
+        return super().is_websocket_request(request)
 
     async def on_ws_connect(self, context: HttpContext) -> UnsetType | dict[str, object] | None:
         """Authenticate a websocket: ``connection_init`` authorization, else the cookie."""
