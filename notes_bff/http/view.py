@@ -281,8 +281,15 @@ class NotesGraphQLView(GraphQLView[HttpContext, None]):
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: web.Response,
     ) -> web.Response:
-        """The JSON body, with the status CONTRACT.md gives a lone error without data."""
-        response = super().create_response(response_data, sub_response)
+        """The JSON body, with the status CONTRACT.md gives a lone error without data.
+
+        orjson's bytes are the body as they are (strawberry's view decoded them to text and
+        aiohttp encoded that again: two copies of every body); the same
+        ``Content-Type: application/json; charset=utf-8``."""
+        response = sub_response
+        response.body = orjson.dumps(response_data)
+        response.content_type = "application/json"
+        response.charset = "utf-8"
         items = response_data if isinstance(response_data, list) else [response_data]
         for item in items:
             for code in _error_codes(item):
