@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from prometheus_client import (
     CollectorRegistry,
@@ -22,6 +22,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 # Seconds; 0.2 is the seed data's p95 target for an operation.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -33,6 +34,7 @@ ANONYMOUS = "anonymous"
 OTHER = "other"
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
 GaugeMode = Literal["livesum", "liveall", "max"]
+M = TypeVar("M", bound=MetricWrapperBase)
 
 
 class OperationNames:
@@ -64,12 +66,24 @@ class Metrics:
 
     def __post_init__(self) -> None:
         self.operation_names = OperationNames(self.max_operations)
+        self._labelled: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._http()
         self._graphql()
         self._services()
         self._realtime()
         self._response_cache()
         self._process()
+
+    def labelled(self, metric: M, *values: str) -> M:
+        """``metric.labels(*values)``, looked up once per process: for the samples recorded
+        on every request (prometheus_client checks and converts the values and takes a lock
+        on each ``labels`` call). Label values are bounded (see the module's docstring), and
+        so is what this keeps; no labelled child is ever removed."""
+        key = (id(metric), values)
+        child = self._labelled.get(key)
+        if child is None:
+            child = self._labelled[key] = metric.labels(*values)
+        return child
 
     def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
         return Counter(name, doc, labels, registry=self.registry)

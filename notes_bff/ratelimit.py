@@ -10,6 +10,7 @@ cannot lock an account's owner out (docs/security.md, "Sign-in throttling withou
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import time
@@ -257,10 +258,20 @@ class RateLimits:
     password_reset_ip: RateLimiter
 
 
+@functools.cache
+def _networks(
+    trusted_proxies: tuple[str, ...],
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The configured proxies' networks, parsed once per configuration."""
+    return [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+
 def client_ip(request: web.Request, trusted_proxies: list[str]) -> str:
     """The client's address: ``X-Forwarded-For``'s last untrusted hop, behind trusted proxies."""
     remote = request.remote or "unknown"
-    networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+    if not trusted_proxies:
+        return remote
+    networks = _networks(tuple(trusted_proxies))
 
     def trusted(address: str) -> bool:
         try:

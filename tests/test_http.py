@@ -52,6 +52,8 @@ async def test_small_responses_are_not_compressed(api: Api) -> None:
         "/graphql", json={"query": "{ me { id } }"}, headers={"Accept-Encoding": "gzip, br"}
     )
     assert "Content-Encoding" not in resp.headers
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert await resp.json() == {"data": {"me": None}}
 
 
 async def test_body_over_one_mebibyte_is_413(api: Api) -> None:

@@ -48,6 +48,8 @@ from graphql.validation import OverlappingFieldsCanBeMergedRule, ValidationConte
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 
+from notes_bff.persisted.protocol import current_document
+
 # What a list without a `first` argument is assumed to hold (members, tags, assignees…).
 LIST_ESTIMATE = 20
 # Leaf fields that may each carry up to a note's 100,000 characters (its HTML up to four times
@@ -86,6 +88,8 @@ class Analysis:
     directives: int
     cost: int
     work: int  # selections, spreads and arguments visited: linear in the document
+    # The ``first`` variables it read, with their values (None: absent, null or invalid).
+    firsts: tuple[tuple[str, int | None], ...] = ()
 
 
 def _add(a: int, b: int) -> int:
@@ -277,25 +281,34 @@ class _Analyzer:
         return default if isinstance(default, int) and not isinstance(default, bool) else None
 
     def _variable(self, name: str) -> int | None:
-        """An Int variable's value: the one given, else its default (``None`` when absent,
-        null, or not an Int, which validation or coercion refuses)."""
-        definition = self.definitions.get(name)
-        if definition is None:
+        return _int_variable(self.schema, self.definitions, self.variables, name)
+
+
+def _int_variable(
+    schema: GraphQLSchema,
+    definitions: dict[str, VariableDefinitionNode],
+    variables: dict[str, Any],
+    name: str,
+) -> int | None:
+    """An Int variable's value: the one given, else its default (``None`` when absent, null,
+    or not an Int, which validation or coercion refuses)."""
+    definition = definitions.get(name)
+    if definition is None:
+        return None
+    scalar = type_from_ast(schema, definition.type)
+    if isinstance(scalar, GraphQLNonNull):
+        scalar = scalar.of_type
+    if not isinstance(scalar, GraphQLScalarType) or scalar.name != "Int":
+        return None
+    value: Any = None
+    if name in variables:
+        try:
+            value = scalar.parse_value(variables[name])
+        except GraphQLError:
             return None
-        scalar = type_from_ast(self.schema, definition.type)
-        if isinstance(scalar, GraphQLNonNull):
-            scalar = scalar.of_type
-        if not isinstance(scalar, GraphQLScalarType) or scalar.name != "Int":
-            return None
-        value: Any = None
-        if name in self.variables:
-            try:
-                value = scalar.parse_value(self.variables[name])
-            except GraphQLError:
-                return None
-        elif definition.default_value is not None:
-            value = value_from_ast(definition.default_value, scalar)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    elif definition.default_value is not None:
+        value = value_from_ast(definition.default_value, scalar)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def analyze(
@@ -319,7 +332,54 @@ def analyze(
         directives=summary.directives,
         cost=summary.cost,
         work=analyzer.work,
+        firsts=tuple(analyzer.firsts.items()),
     )
+
+
+# Analyses kept per cached document: one per operation and set of ``first`` values.
+ANALYSES_PER_DOCUMENT = 8
+
+
+def analyze_cached(
+    analyses: list[Any] | None,
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any],
+) -> Analysis:
+    """``analyze``, or an earlier answer for the same operation and ``first`` values.
+
+    ``analyses`` is the memo of a document cached by the process (``CachedDocument.analyses``;
+    None: not cached). An analysis depends on the schema, the document and the operation,
+    and on the variables only through the ``first`` values it read (``Analysis.firsts``), so
+    an entry answers when those read the same; at most ``ANALYSES_PER_DOCUMENT`` are kept
+    (the oldest first out).
+    """
+    definitions: dict[str, VariableDefinitionNode] | None = None
+    entries: list[tuple[GraphQLSchema, OperationDefinitionNode, Analysis]] = analyses or []
+    for known_schema, known_operation, known in entries:
+        if known_schema is not schema or known_operation is not operation:
+            continue
+        if known.firsts:
+            if definitions is None:
+                definitions = {
+                    d.variable.name.value: d for d in operation.variable_definitions or ()
+                }
+            if any(
+                _int_variable(schema, definitions, variables, name) != value
+                for name, value in known.firsts
+            ):
+                continue
+        return known
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    analysis = analyze(schema, operation, fragments, variables)
+    if analyses is not None:
+        if len(analyses) >= ANALYSES_PER_DOCUMENT:
+            del analyses[0]
+        analyses.append((schema, operation, analysis))
+    return analysis
 
 
 def _over(name: str, value: int, limit: int) -> str:
@@ -339,7 +399,12 @@ def check(
     limits: Limits,
 ) -> tuple[list[str], int]:
     """What the operation exceeds (each with the limit and by how much), and its cost."""
-    analysis = analyze(schema, operation, fragments, variables)
+    return judge(analyze(schema, operation, fragments, variables), limits)
+
+
+def judge(analysis: Analysis, limits: Limits) -> tuple[list[str], int]:
+    """What an analysed operation exceeds (each with the limit and by how much), and its
+    cost."""
     checks = [
         ("depth", analysis.depth, limits.max_depth),
         ("aliases", analysis.aliases, limits.max_aliases),
@@ -406,14 +471,13 @@ class OperationLimits(SchemaExtension):
         document = ctx.graphql_document
         operation = executed_operation(document, ctx.operation_name) if document else None
         if document is not None and operation is not None:
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            problems, cost = check(
-                ctx.schema._schema, operation, fragments, ctx.variables or {}, self.limits
+            resolved = current_document()
+            cached = resolved.cached if resolved is not None else None
+            memo = cached.analyses if cached is not None and cached.document is document else None
+            analysis = analyze_cached(
+                memo, ctx.schema._schema, document, operation, ctx.variables or {}
             )
+            problems, cost = judge(analysis, self.limits)
             if hasattr(ctx.context, "operation_cost"):
                 ctx.context.operation_cost = cost
             if problems:

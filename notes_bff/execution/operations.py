@@ -52,7 +52,8 @@ class OperationObserver(SchemaExtension):
         with tracing.span(f"graphql.{phase}"):
             yield
         if self.metrics is not None:
-            self.metrics.phase_duration.labels(phase).observe(time.perf_counter() - started)
+            metrics = self.metrics
+            metrics.labelled(metrics.phase_duration, phase).observe(time.perf_counter() - started)
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
@@ -120,12 +121,12 @@ class OperationObserver(SchemaExtension):
         codes = list(dict.fromkeys([*_codes(ctx.result), *self.codes]))
         outcome = codes[0] if codes else "ok"
         label = metrics.operation_names.label(name)
-        metrics.operations.labels(label, kind, outcome).inc()
+        metrics.labelled(metrics.operations, label, kind, outcome).inc()
         if self.subscribed is not None:
             metrics.subscriptions.labels(self.subscribed).dec()
         else:
-            metrics.operation_duration.labels(label, kind).observe(seconds)
-        metrics.operation_cost.labels(label, kind).observe(context.operation_cost)
+            metrics.labelled(metrics.operation_duration, label, kind).observe(seconds)
+        metrics.labelled(metrics.operation_cost, label, kind).observe(context.operation_cost)
         slow = kind != SUBSCRIPTION and seconds * 1000 >= context.settings.slow_operation_ms
         resolved = current_document()
         fields: dict[str, Any] = {

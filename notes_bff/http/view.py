@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 from cross_web import HTTPException
 from graphql import GraphQLError
 from strawberry.aiohttp.views import GraphQLView
@@ -108,6 +108,14 @@ class NotesGraphQLView(GraphQLView[HttpContext, None]):
         super().__init__(schema, **options)
         self.metrics = metrics
         self.sockets = SocketRegistry()
+
+    def is_websocket_request(self, request: web.Request) -> TypeGuard[web.Request]:
+        """Whether ``request`` asks for a websocket: aiohttp's handshake check, asked only of
+        requests with ``Upgrade: websocket`` (its first check; for every other request it
+        built a response and a refusal to say no, twice per request)."""
+        if request.headers.get(hdrs.UPGRADE, "").lower().strip() != "websocket":
+            return False
+        return super().is_websocket_request(request)
 
     async def on_ws_connect(self, context: HttpContext) -> UnsetType | dict[str, object] | None:
         """Authenticate a websocket: ``connection_init`` authorization, else the cookie."""
@@ -273,8 +281,15 @@ class NotesGraphQLView(GraphQLView[HttpContext, None]):
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: web.Response,
     ) -> web.Response:
-        """The JSON body, with the status CONTRACT.md gives a lone error without data."""
-        response = super().create_response(response_data, sub_response)
+        """The JSON body, with the status CONTRACT.md gives a lone error without data.
+
+        orjson's bytes are the body as they are (strawberry's view decoded them to text and
+        aiohttp encoded that again: two copies of every body); the same
+        ``Content-Type: application/json; charset=utf-8``."""
+        response = sub_response
+        response.body = orjson.dumps(response_data)
+        response.content_type = "application/json"
+        response.charset = "utf-8"
         items = response_data if isinstance(response_data, list) else [response_data]
         for item in items:
             for code in _error_codes(item):

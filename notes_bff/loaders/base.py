@@ -30,7 +30,8 @@ async def _observed(
     await reading(*(tag(key) for key in keys))
     scope = current_scope()
     if scope is not None:
-        scope.metrics.dataloader_batch_size.labels(name).observe(len(keys))
+        metrics = scope.metrics
+        metrics.labelled(metrics.dataloader_batch_size, name).observe(len(keys))
     with tracing.span("dataloader.batch", {"dataloader.name": name, "dataloader.keys": len(keys)}):
         return await load(keys)
 

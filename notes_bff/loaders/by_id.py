@@ -18,8 +18,13 @@ class _DocumentByIdLoader(Loader[PydanticObjectId, D | None], Generic[D]):
     model: type[D]
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[D | None]:
-        docs = await self.model.find({"_id": {"$in": list(set(keys))}}).to_list()
-        found = {doc.id: doc for doc in docs}
+        # PyMongo's find and pydantic's validation, as Beanie's ``find(...).to_list()`` does
+        # them for these models (no links, inheritance or state management), without its
+        # query building (about a tenth of a page's data access on the workspace page).
+        collection = self.model.get_pymongo_collection()
+        rows = await collection.find({"_id": {"$in": list(set(keys))}}).to_list()
+        validate = self.model.model_validate
+        found = {doc.id: doc for doc in (validate(row) for row in rows)}
         return [found.get(key) for key in keys]
 
     def prime_many(self, docs: Sequence[D]) -> None:

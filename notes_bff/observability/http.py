@@ -73,9 +73,9 @@ def observe(metrics: Metrics) -> web.middleware:  # type: ignore[valid-type]
                 elapsed = time.perf_counter() - started
                 if upgrade:
                     metrics.websockets.labels(route).dec()
-                metrics.requests.labels(route, request.method, str(status)).inc()
+                metrics.labelled(metrics.requests, route, request.method, str(status)).inc()
                 if not websocket:
-                    metrics.latency.labels(route).observe(elapsed)
+                    metrics.labelled(metrics.latency, route).observe(elapsed)
                 tracing.set_status(span, status)
                 (log.debug if request.path in PROBES else log.info)(
                     "websocket" if websocket else "request",

@@ -47,4 +47,5 @@ def count_cache(cache: str, hit: bool) -> None:
     """One lookup of ``cache`` (``notes_bff_cache_requests_total``), if a scope is served."""
     scope = current_scope()
     if scope is not None:
-        scope.metrics.cache_requests.labels(cache, "hit" if hit else "miss").inc()
+        metrics = scope.metrics
+        metrics.labelled(metrics.cache_requests, cache, "hit" if hit else "miss").inc()

@@ -63,7 +63,8 @@ class MongoCommandObserver(monitoring.CommandListener):
     ) -> None:
         collection = self._collections.pop((event.connection_id, event.request_id), "")
         seconds = event.duration_micros / 1e6
-        self.metrics.mongodb_commands.labels(event.command_name, collection).observe(seconds)
+        metrics = self.metrics
+        metrics.labelled(metrics.mongodb_commands, event.command_name, collection).observe(seconds)
         if failed:
             self.metrics.mongodb_failures.labels(event.command_name, collection).inc()
         _add_mongodb(seconds)
@@ -78,7 +79,7 @@ def _timed(metrics: Metrics, command: str) -> Iterator[None]:
         yield
     finally:
         seconds = time.perf_counter() - started
-        metrics.redis_commands.labels(command).observe(seconds)
+        metrics.labelled(metrics.redis_commands, command).observe(seconds)
         scope = current_scope()
         if scope is not None:
             scope.redis_s += seconds

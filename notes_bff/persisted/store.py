@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from cachetools import LRUCache
 from graphql import DocumentNode
@@ -46,6 +47,9 @@ class CachedDocument:
     document: DocumentNode | None = None
     validated: bool = False
     refreshed_at: float = 0.0
+    # The operation limits' analyses of the parsed document, reused while it is cached
+    # (``execution/limits.py``: by operation and the ``first`` values they read).
+    analyses: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def weight(self) -> int:

@@ -10,6 +10,7 @@ import strawberry
 from graphql.error import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -17,6 +18,7 @@ from notes_bff.execution.consistency import ConsistencyTokenExtension
 from notes_bff.execution.document_cache import CachedDocuments
 from notes_bff.execution.errors import ErrorCodes
 from notes_bff.execution.event_execution import SharedEventExecutor
+from notes_bff.execution.hooks import CachedHooksRunner
 from notes_bff.execution.limits import Limits, OperationLimits
 from notes_bff.execution.operations import OperationObserver
 from notes_bff.execution.rate_limits import RateLimitExtension
@@ -78,6 +80,13 @@ class NotesSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Logged (and masked) by ``ErrorCodes``; strawberry's own logging would repeat it."""
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        """strawberry's runner with the hooks wrapped once per extension class
+        (``execution/hooks.py``)."""
+        return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
 
 
 def build_schema(*, introspection: bool = True, limits: Limits | None = None) -> NotesSchema:

@@ -26,10 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notes_bff.execution.limits import (
+    ANALYSES_PER_DOCUMENT,
     SATURATED,
     Analysis,
     Limits,
     analyze,
+    analyze_cached,
     check,
     executed_operation,
     merge_rule,
@@ -264,6 +266,54 @@ def test_a_variable_default_costs_exactly_as_the_literal() -> None:
 def test_first_given_by_a_variable(definition: str, variables: dict[str, Any], first: int) -> None:
     query = f"query({definition}) {{ notes(first: $f) {{ nodes {{ id }} }} }}"
     assert _cost(query, variables) == _cost(f"{{ notes(first: {first}) {{ nodes {{ id }} }} }}")
+
+
+# --- analyses kept with a cached document -------------------------------------------------
+
+
+def _cached(memo: list[Any] | None, document: DocumentNode, variables: dict[str, Any]) -> Analysis:
+    operation = executed_operation(document, None)
+    assert operation is not None
+    return analyze_cached(memo, SCHEMA, document, operation, variables)
+
+
+def test_a_cached_analysis_answers_only_for_the_same_first_values() -> None:
+    document = parse("query($f: Int = 100, $id: ID) { " + PAGES.format("$f") + " me { id } }")
+    memo: list[Any] = []
+    default = _cached(memo, document, {})
+    # The same `first` (given or by default): the same analysis, whatever other variables.
+    assert _cached(memo, document, {"id": "a"}) is default
+    assert _cached(memo, document, {"f": 100, "id": "b"}) is default
+    assert _cached(memo, document, {"f": 100.0}) is default  # coerced as execution does
+    small = _cached(memo, document, {"f": 5})
+    assert small is not default and _cached(memo, document, {"f": 5}) is small
+    for variables in ({}, {"f": 5}, {"f": None}, {"f": "x"}, {"f": 2**40}):
+        fresh = _cached(None, document, variables)
+        assert _cached(memo, document, variables).cost == fresh.cost
+    assert default.cost > Limits().max_cost > small.cost  # the refusal stands when reused
+    assert len(memo) == 3  # 100, 5, and the argument's default (null or invalid values)
+
+
+def test_cached_analyses_are_bounded_per_document_and_tied_to_its_operation() -> None:
+    document = parse("query A($f: Int) { " + PAGES.format("$f") + " } query B { me { id } }")
+    memo: list[Any] = []
+    for first in range(ANALYSES_PER_DOCUMENT + 3):
+        _cached_named(memo, document, "A", {"f": first})
+    assert len(memo) == ANALYSES_PER_DOCUMENT
+    other = _cached_named(memo, document, "B", {"f": 1})
+    assert other.cost == _cached_named(None, document, "B", {}).cost
+    assert memo[-1][2] is other
+    # A new parse of the same text is another document: not answered by this memo's entries.
+    again = parse("query A($f: Int) { " + PAGES.format("$f") + " } query B { me { id } }")
+    assert _cached_named(memo, again, "A", {"f": 1}) not in [entry[2] for entry in memo[:-1]]
+
+
+def _cached_named(
+    memo: list[Any] | None, document: DocumentNode, name: str, variables: dict[str, Any]
+) -> Analysis:
+    operation = executed_operation(document, name)
+    assert operation is not None
+    return analyze_cached(memo, SCHEMA, document, operation, variables)
 
 
 # --- property tests: exact totals, linear work ------------------------------------------------
