@@ -10,12 +10,14 @@ layout and checked by ``tests/unit/test_redis_keys.py``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
@@ -75,6 +77,119 @@ class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
                 await sentinel.aclose()
 
 
+class _OwnedConnectionMixin(Connection):
+    """A Cluster node's connection that another task's ``disconnect()`` cannot pull away.
+
+    redis-py's ``ClusterNode.disconnect_free_connections`` (run after any command on the node
+    fails with a ConnectionError or TimeoutError) snapshots the node's free connections and
+    closes them in tasks of their own; meanwhile another request takes one of them from the
+    free list and connects or sends on it. Its transport is closed under it (uvloop:
+    ``RuntimeError: ... the handler is closed``) or its writer set to None mid-command
+    (``AttributeError: 'NoneType' object has no attribute 'writelines'``): neither is a
+    ConnectionError, so nothing retries and the request fails (docs/operations.md,
+    "Connection bursts on a Cluster").
+
+    Here a ``disconnect()`` from a task that is not using the connection only marks it for
+    reconnect while another task is using it (the node disconnects it when that task
+    releases it), and a request that finds the connection being closed waits for the close
+    before it reconnects. A write to a transport closed anyway is a lost connection.
+    """
+
+    _users: dict[asyncio.Task[Any] | None, int]
+    _closing: asyncio.Event | None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._users = {}
+        self._closing = None
+
+    async def _enter(self) -> asyncio.Task[Any] | None:
+        task = asyncio.current_task()
+        if task not in self._users:
+            while self._closing is not None:
+                await self._closing.wait()
+        self._users[task] = self._users.get(task, 0) + 1
+        return task
+
+    def _leave(self, task: asyncio.Task[Any] | None) -> None:
+        depth = self._users[task] - 1
+        if depth:
+            self._users[task] = depth
+        else:
+            del self._users[task]
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        task = await self._enter()
+        try:
+            await super().connect_check_health(check_health, retry_socket_connect)
+        finally:
+            self._leave(task)
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        task = await self._enter()
+        try:
+            await super().send_packed_command(command, check_health)
+        finally:
+            self._leave(task)
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        task = await self._enter()
+        try:
+            return await super().read_response(*args, **kwargs)
+        finally:
+            self._leave(task)
+
+    async def _send_packed_command(self, command: Any) -> None:
+        try:
+            await super()._send_packed_command(command)
+        except RuntimeError as exc:  # uvloop's write to a closed transport
+            if self._writer is not None and not self._writer.is_closing():
+                raise
+            raise ConnectionResetError(str(exc)) from exc
+        except AttributeError as exc:  # the writer went away: a lost connection
+            if self._writer is not None:
+                raise
+            raise ConnectionResetError("connection closed while writing") from exc
+
+    async def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        task = asyncio.current_task()
+        if task in self._users:  # the user's own disconnect (an error, a retry)
+            await super().disconnect(*args, **kwargs)
+            return
+        if self._users:  # in use by another task: it is closed when released
+            self.mark_for_reconnect()  # type: ignore[no-untyped-call]
+            return
+        while self._closing is not None:
+            await self._closing.wait()
+        self._closing = closing = asyncio.Event()
+        try:
+            await super().disconnect(*args, **kwargs)
+        finally:
+            self._closing = None
+            closing.set()
+
+
+class _OwnedConnection(_OwnedConnectionMixin):
+    """``_OwnedConnectionMixin`` over TCP."""
+
+
+class _OwnedSSLConnection(_OwnedConnectionMixin, SSLConnection):
+    """``_OwnedConnectionMixin`` over TLS."""
+
+
+def _own_connections(cluster: RedisCluster) -> None:
+    """Make the Cluster client's node connections ``_OwnedConnectionMixin``s (RedisCluster
+    takes no connection class: it picks Connection or SSLConnection itself)."""
+    manager = cluster.nodes_manager
+    chosen = manager.connection_kwargs.get("connection_class", Connection)
+    owned = _OwnedSSLConnection if issubclass(chosen, SSLConnection) else _OwnedConnection
+    manager.connection_kwargs["connection_class"] = owned
+    for node in [*manager.startup_nodes.values(), *manager.nodes_cache.values()]:
+        node.connection_class = owned
+
+
 def connect(
     settings: Settings,
     *,
@@ -111,6 +226,8 @@ def connect(
                 if metrics is None
                 else ObservedRedisCluster(metrics, password=password, **options)
             )
+            if socket_timeout is not None:  # not a pub/sub listener's (its reads block)
+                _own_connections(cluster)
             return cast("Redis", cluster)  # the same command methods (module docstring)
         case Topology.SENTINEL:
             sentinel = Sentinel(  # type: ignore[no-untyped-call]

@@ -12,17 +12,20 @@ import contextlib
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis, RedisCluster
 from redis.crc import key_slot
 
+from notes_bff import redis_client
+from notes_bff.embedded import EmbeddedProcess
 from notes_bff.keys import REDIS
 from notes_bff.persisted.store import sha256_hex
 from notes_bff.realtime.event_log import stream_key
 from notes_bff.redis_guard import BACKOFF_S
-from tests.conftest import Api
+from tests.conftest import Api, make_settings
 from tests.redis_topologies import PASSWORD, Deployment, SlotMove
 from tests.subscriptions_helpers import EVENTS, live_through, socket
 from tests.ws import GraphQLSocket
@@ -187,3 +190,45 @@ async def test_a_stopped_primary_is_replaced_and_subscribers_miss_nothing(
         assert "errors" not in await registered.json()
         found = await second.client.post("/graphql", json={"extensions": extensions})
         assert "errors" not in await found.json()  # the second one never saw the text
+
+
+async def test_connections_closed_by_other_tasks_fail_no_concurrent_pipeline(
+    redis_cluster: Deployment, servers: dict[str, EmbeddedProcess], tmp_path: Path
+) -> None:
+    """A burst of pipelines across slots on one Cluster client while other tasks close its
+    connections, as redis-py does on a MOVED (``RedisCluster.aclose()`` every
+    ``reinitialize_steps`` redirections) or a failed command
+    (``ClusterNode.disconnect_free_connections``): no pipeline fails (docs/operations.md,
+    "Connection bursts on a Cluster")."""
+    settings = make_settings(servers, tmp_path, **redis_cluster.settings)
+    client = redis_client.connect(settings, name="burst-test")
+    cluster = cast("RedisCluster", client)
+    keys = [f"burst:{index}" for index in range(24)]  # spread over the three primaries
+    await client.set(keys[0], b"x")
+    done = asyncio.Event()
+
+    async def close_under_them() -> None:
+        while not done.is_set():
+            await cluster.aclose()
+            for node in cluster.get_nodes():
+                await node.disconnect_free_connections()
+            await asyncio.sleep(0)
+
+    async def pipelines() -> list[BaseException | list[bytes | None]]:
+        return await asyncio.gather(
+            *(redis_client.get_many(client, keys) for _ in range(300)), return_exceptions=True
+        )
+
+    closer = asyncio.create_task(close_under_them())
+    try:
+        failures = [
+            repr(result)
+            for _ in range(3)
+            for result in await pipelines()
+            if isinstance(result, BaseException)
+        ]
+    finally:
+        done.set()
+        await closer
+        await client.aclose()
+    assert failures == []
