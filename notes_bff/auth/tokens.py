@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import jwt
+from cachetools import TLRUCache
 
 from notes_bff.config import Settings
 from notes_bff.errors import Unauthenticated
@@ -41,9 +42,16 @@ class TokenService:
     audience: str
     access_ttl: timedelta
     refresh_ttl: timedelta
-    # (token, type) -> its claims and its ``exp`` (seconds since the epoch).
-    _verified: dict[tuple[str, str], tuple[TokenClaims, int]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
+    # (token, type) -> its claims, until their ``exp``.
+    _verified: TLRUCache[tuple[str, str], TokenClaims] = field(
+        default_factory=lambda: TLRUCache(
+            maxsize=VERIFIED_CACHE_SIZE,
+            ttu=lambda _key, claims, _now: claims.expires_at.timestamp(),
+            timer=time.time,
+        ),
+        init=False,
+        repr=False,
+        compare=False,
     )
 
     @classmethod
@@ -86,20 +94,14 @@ class TokenService:
         A token verified before is answered from memory until its ``exp``: nothing else it is
         checked against changes with time (the key, issuer and audience are the process's;
         ``iat`` and ``nbf`` only become more valid). Only valid tokens are kept, at most
-        ``VERIFIED_CACHE_SIZE`` (the oldest first out); revocation is checked by the caller on
-        every use (``auth/revocation.py``).
+        ``VERIFIED_CACHE_SIZE`` (the least recently used first out); an expired one is gone
+        (decoding it again says so with the usual error); revocation is checked by the caller
+        on every use (``auth/revocation.py``).
         """
         key = (token, expected)
-        known = self._verified.get(key)
-        if known is not None:
-            if time.time() < known[1]:
-                return known[0]
-            del self._verified[key]  # expired: decoding says so with the usual error
-        claims = self._decode(token, expected)
-        verified = self._verified
-        if len(verified) >= VERIFIED_CACHE_SIZE:
-            del verified[next(iter(verified))]
-        verified[key] = (claims, int(claims.expires_at.timestamp()))
+        claims = self._verified.get(key)
+        if claims is None:
+            claims = self._verified[key] = self._decode(token, expected)
         return claims
 
     def _decode(self, token: str, expected: TokenType) -> TokenClaims:
