@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,17 +47,10 @@ def free_port(avoid: Collection[int] = ()) -> int:
             return port
 
 
-def _wait_for_port(proc: subprocess.Popen[bytes], port: int, name: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise EmbeddedServerError(f"{name} exited with {proc.returncode}: {tail}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.1)
-    proc.kill()
-    raise EmbeddedServerError(f"{name} did not listen on port {port} in {STARTUP_TIMEOUT_S}s")
+def _listens(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
 
 
 def _answers_ping(port: int) -> bool:
@@ -72,12 +65,19 @@ def _answers_ping(port: int) -> bool:
     return False
 
 
-def _wait_for_ping(proc: subprocess.Popen[bytes], port: int, name: str) -> None:
+def _wait_until_ready(
+    proc: subprocess.Popen[bytes], port: int, name: str, log: Path, ready: Callable[[int], bool]
+) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not _answers_ping(port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise EmbeddedServerError(f"{name} on port {port} did not answer PING")
-        time.sleep(0.05)
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise EmbeddedServerError(f"{name} exited with {proc.returncode}: {tail}")
+        if ready(port):
+            return
+        time.sleep(0.1)
+    proc.kill()
+    raise EmbeddedServerError(f"{name} was not ready on port {port} in {STARTUP_TIMEOUT_S}s")
 
 
 @dataclass
@@ -106,9 +106,8 @@ class EmbeddedProcess:
                 cwd=self.data_dir,
                 preexec_fn=_die_with_parent,
             )
-        _wait_for_port(self.proc, self.port, self.name, log)
-        if self.redis_protocol:
-            _wait_for_ping(self.proc, self.port, self.name)
+        ready = _answers_ping if self.redis_protocol else _listens
+        _wait_until_ready(self.proc, self.port, self.name, log, ready)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the process gracefully (SIGTERM, then SIGKILL after ``timeout``)."""
