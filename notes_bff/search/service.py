@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import importlib.util
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,12 +183,12 @@ class SearchService:
     async def wait_until_built(self) -> None:
         """On a host still building its index, wait for the build as for freshness (at most
         ``freshness_wait_s``), then refuse with ``SERVICE_UNAVAILABLE``."""
-        deadline = time.monotonic() + self.freshness_wait_s
-        while not self.ready:
-            if time.monotonic() >= deadline:
-                raise ServiceUnavailable("Search is being built on this server; retry shortly.")
-            await asyncio.sleep(FRESHNESS_POLL_S)
-            await self.backend.refresh()
+
+        async def built() -> bool:
+            return self.ready
+
+        if not await self._within_wait(built):
+            raise ServiceUnavailable("Search is being built on this server; retry shortly.")
 
     async def wait_until_fresh(self, workspace_ids: Sequence[str]) -> None:
         """Read your writes: wait (at most ``freshness_wait_s``) until the index has applied
@@ -198,17 +198,28 @@ class SearchService:
         latest = await self.guard.call(lambda: latest_event_ids(self.redis, workspace_ids))
         if not latest:
             return
-        deadline = time.monotonic() + self.freshness_wait_s
-        while True:
+        behind: list[str] = []
+
+        async def caught_up() -> bool:
             reached = await self.backend.checkpoints(list(latest))
-            behind = [w for w, e in latest.items() if w not in reached or id_after(e, reached[w])]
-            if not behind:
-                return
+            behind[:] = [
+                w for w, e in latest.items() if w not in reached or id_after(e, reached[w])
+            ]
+            return not behind
+
+        if not await self._within_wait(caught_up):
+            log.info("search_index_behind", workspaces=len(behind))
+
+    async def _within_wait(self, done: Callable[[], Awaitable[bool]]) -> bool:
+        """Whether ``done()`` turns true within ``freshness_wait_s``, the index reloaded
+        between checks."""
+        deadline = time.monotonic() + self.freshness_wait_s
+        while not await done():
             if time.monotonic() >= deadline:
-                log.info("search_index_behind", workspaces=len(behind))
-                return
+                return False
             await asyncio.sleep(FRESHNESS_POLL_S)
             await self.backend.refresh()
+        return True
 
 
 def semantic_available() -> bool:
