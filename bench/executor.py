@@ -8,8 +8,11 @@ leaves, an author and assignees through a DataLoader, members with their users);
 its workspace's owner, members with their users, note count and tag counts). On an in-memory
 Strawberry schema whose users and workspaces are document views (re-wrapped on each resolve,
 as notes-bff's), executed alternately by strawberry's stock executor, by notes-bff's plain
-leaf fields (``PlainFieldsExecutor``) and by its subtree reuse on top
-(``ReusingExecutor``, what notes-bff serves), so that a busy machine slows all alike. Prints
+leaf fields (``PlainFieldsExecutor``), by its subtree reuse on top (``ReusingExecutor``) and
+by its planned execution (``PlannedExecutor``, what notes-bff serves), so that a busy machine
+slows all alike. The resolvers here are coroutines (notes-bff's user and workspace fields
+now return loader futures, which the planned executor awaits without a task: measured on
+the whole server by ``bench.ab``). Prints
 the median CPU microseconds per execution of each and their ratios: the execution's own cost,
 which the whole-server figures of ``bench.compare`` carry among much else.
 """
@@ -33,6 +36,7 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from notes_bff.execution.plain_fields import PlainFieldsExecutor
+from notes_bff.execution.planned import PlannedExecutor
 from notes_bff.execution.subtree_reuse import ReusingExecutor, document_view
 
 PAGES = {
@@ -238,6 +242,7 @@ EXECUTORS: dict[str, type[StrawberryGraphQLCoreExecutionContext]] = {
     "strawberry": StrawberryGraphQLCoreExecutionContext,
     "plain fields": PlainFieldsExecutor,
     "reuse": ReusingExecutor,
+    "planned": PlannedExecutor,
 }
 
 
@@ -263,10 +268,11 @@ def main() -> None:
     medians = {name: statistics.median(values) for name, values in samples.items()}
     for name, median in medians.items():
         print(f"{name:>12}: {median:7.0f} µs CPU per page (median of {args.rounds})")
-    plain, reuse = medians["plain fields"], medians["reuse"]
+    plain, reuse, planned = medians["plain fields"], medians["reuse"], medians["planned"]
     print(f"plain fields ÷ strawberry: {plain / medians['strawberry']:.2f}")
     print(f"reuse ÷ plain fields: {reuse / plain:.2f}")
-    print(f"reuse ÷ strawberry: {reuse / medians['strawberry']:.2f}")
+    print(f"planned ÷ reuse: {planned / reuse:.2f}")
+    print(f"planned ÷ strawberry: {planned / medians['strawberry']:.2f}")
 
 
 if __name__ == "__main__":

@@ -135,6 +135,12 @@ class Metrics:
             "GraphQL operations by name, type and outcome (ok, or the first error's code)",
             ("operation", "type", "outcome"),
         )
+        self.executions = self._counter(
+            "notes_bff_graphql_executions",
+            "Query executions by how they ran: planned (execution/planned.py), fallback (an "
+            "error met by the plan, run again by graphql-core) or graphql-core (not planned)",
+            ("path",),
+        )
         self.operation_duration = self._histogram(
             "notes_bff_graphql_operation_duration_seconds",
             "GraphQL query and mutation duration by name and type",

@@ -133,3 +133,28 @@ async def test_ten_thousand_operation_names_do_not_make_ten_thousand_series(
     )
     assert queries == names
     assert _value(samples, op, operation=OTHER, type="query", outcome="ok") == names - 20
+
+
+async def test_queries_run_from_their_plans_and_errors_again_through_graphql_core(
+    other_app: Any,
+) -> None:
+    async with other_app(response_cache=False) as api:
+        owner = await api.sign_up()
+        ws = await api.workspace(owner)
+        await api.note(owner, ws)
+        before = await _samples(api)
+        for _ in range(3):
+            await api.ok(BOARD, token=owner["token"])
+        # `viewerRole` needs a viewer: an error, so the query is answered by graphql-core.
+        answer = await api.gql("{ me { id } workspaces { viewerRole } }")
+        directive = "query($on: Boolean!) { me @include(if: $on) { id } }"
+        await api.ok(directive, {"on": True}, token=owner["token"])
+        after = await _samples(api)
+
+    name = "notes_bff_graphql_executions_total"
+
+    def runs(path: str) -> float:
+        return _value(after, name, path=path) - _value(before, name, path=path)
+
+    assert answer.codes
+    assert (runs("planned"), runs("fallback"), runs("graphql-core")) == (3, 1, 1)

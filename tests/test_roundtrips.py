@@ -139,6 +139,10 @@ class _Counted:
                     parent_type, source_value, path, grouped_field_set, position_context
                 )
 
+            def fill_object(self, plan: Any, source: Any, path: Any, result: Any) -> None:
+                counts[plan.type.name] = counts.get(plan.type.name, 0) + 1
+                super().fill_object(plan, source, path, result)
+
         return Counting
 
 

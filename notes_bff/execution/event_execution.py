@@ -35,7 +35,7 @@ from graphql.language import (
 from graphql.pyutils import AwaitableOrValue
 
 from notes_bff.execution.context import Context
-from notes_bff.execution.subtree_reuse import ReusingExecutor
+from notes_bff.execution.planned import PlannedExecutor
 from notes_bff.models.read_routing import on_primary
 from notes_bff.observability import tracing
 from notes_bff.realtime.delivery import Delivery, current_delivery, ready
@@ -69,7 +69,7 @@ def _count(context: object, rendered: bool, delivery: Delivery | None = None) ->
 _UNSET: Any = object()
 
 
-class SharedEventExecutor(ReusingExecutor):
+class SharedEventExecutor(PlannedExecutor):
     """Strawberry's executor, with per-event executions shared through the delivery."""
 
     _key: tuple[str, str | None, bytes] | None = _UNSET

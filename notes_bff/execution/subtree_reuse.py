@@ -86,6 +86,12 @@ def document_view(cls: type[T]) -> type[T]:
     return cls
 
 
+def view_document(value: object) -> object | None:
+    """The document ``value`` is a view of, if its type was declared a document view."""
+    identify = _VIEWS.get(type(value))
+    return identify(value) if identify is not None else None
+
+
 class _Pending:
     """Entry states other than a result dict."""
 

@@ -17,6 +17,7 @@ from notes_bff.response_cache.tags import tag
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 async def _observed(
@@ -60,3 +61,28 @@ class Loader(DataLoader[K, V]):
     def load(self, key: K) -> asyncio.Future[V]:
         """The value for ``key`` (batched with the others of this tick)."""
         return asyncio.shield(super().load(key))
+
+    def load_many_then(self, keys: list[K], then: Callable[[list[V]], T]) -> asyncio.Future[T]:
+        """``then`` of the values for ``keys``, as a future of its own: no coroutine, so a
+        resolver can return it and an executor await it without a task. Like ``load``'s
+        shield, cancelling it leaves the shared loads alone."""
+        loads: list[asyncio.Future[V]] = [DataLoader.load(self, key) for key in keys]
+        result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        waiting = len(loads)
+
+        def settle(_: object = None) -> None:
+            nonlocal waiting
+            waiting -= 1
+            if waiting > 0 or result.done():
+                return
+            try:
+                result.set_result(then([load.result() for load in loads]))
+            except (Exception, asyncio.CancelledError) as exc:
+                result.set_exception(exc)
+
+        if not loads:
+            waiting = 1
+            settle()
+        for load in loads:
+            load.add_done_callback(settle)
+        return result

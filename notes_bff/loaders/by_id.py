@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from beanie import Document, PydanticObjectId
@@ -12,6 +13,7 @@ from notes_bff.models import Note, User, Workspace
 from notes_bff.response_cache import tags
 
 D = TypeVar("D", bound=Document)
+T = TypeVar("T")
 
 
 class _DocumentByIdLoader(Loader[PydanticObjectId, D | None], Generic[D]):
@@ -40,6 +42,26 @@ class _DocumentByIdLoader(Loader[PydanticObjectId, D | None], Generic[D]):
     async def load_documents(self, keys: Sequence[PydanticObjectId]) -> list[D]:
         """The documents that exist among ``keys``, in key order."""
         return [doc for doc in await self.load_many(keys) if doc is not None]
+
+    def documents_then(
+        self, keys: Sequence[PydanticObjectId], then: Callable[[list[D]], T]
+    ) -> asyncio.Future[T]:
+        """``then`` of the documents that exist among ``keys`` (in key order), as a future
+        (``Loader.load_many_then``)."""
+        return self.load_many_then(list(keys), lambda docs: then([d for d in docs if d]))
+
+    def document_then(
+        self, key: PydanticObjectId, then: Callable[[D], T], missing: str
+    ) -> asyncio.Future[T]:
+        """``then`` of the document ``key``, as a future; LookupError(``missing``) when it
+        does not exist."""
+
+        def one(docs: list[D]) -> T:
+            if not docs:
+                raise LookupError(missing)
+            return then(docs[0])
+
+        return self.documents_then([key], one)
 
 
 class UserByIdLoader(_DocumentByIdLoader[User]):

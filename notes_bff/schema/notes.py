@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from datetime import datetime
 
 import strawberry
@@ -95,16 +95,15 @@ class NoteType:
             raise LookupError("the note is gone")
         return doc
 
-    @strawberry.field
-    async def workspace(self, info: Info) -> WorkspaceType:
-        doc = await info.context.loaders.workspace_by_id.load_document(self.doc.workspace_id)
-        if doc is None:
-            raise LookupError("the note's workspace is gone")
-        return WorkspaceType.from_document(doc)
+    @strawberry.field(graphql_type=WorkspaceType)
+    def workspace(self, info: Info) -> Awaitable[WorkspaceType]:
+        return info.context.loaders.workspace_by_id.document_then(
+            self.doc.workspace_id, WorkspaceType.from_document, "the note's workspace is gone"
+        )
 
-    @strawberry.field
-    async def author(self, info: Info) -> UserType:
-        return await load_user(info, self.doc.author_id)
+    @strawberry.field(graphql_type=UserType)
+    def author(self, info: Info) -> Awaitable[UserType]:
+        return load_user(info, self.doc.author_id)
 
     @strawberry.field(
         description="Content rendered from Markdown to HTML and sanitized against XSS."
@@ -120,13 +119,13 @@ class NoteType:
         rendered = await renderer_for(info.context.settings).render(content)
         return rendered.excerpt(length)
 
-    @strawberry.field
-    async def assignees(self, info: Info) -> list[UserType]:
-        return await load_users(info, list(self.doc.assignee_ids))
+    @strawberry.field(graphql_type=list[UserType])
+    def assignees(self, info: Info) -> Awaitable[list[UserType]]:
+        return load_users(info, self.doc.assignee_ids)
 
-    @strawberry.field
-    async def mentions(self, info: Info) -> list[UserType]:
-        return await load_users(info, list(self.doc.mention_ids))
+    @strawberry.field(graphql_type=list[UserType])
+    def mentions(self, info: Info) -> Awaitable[list[UserType]]:
+        return load_users(info, self.doc.mention_ids)
 
     @strawberry.field
     async def last_edited_by(self, info: Info) -> UserType | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 
 import strawberry
@@ -74,17 +74,20 @@ class UserType:
         return self.doc.deletion_scheduled_for if own else None
 
 
-async def load_user(info: Info, user_id: PydanticObjectId) -> UserType:
-    """A user by id through the request's loader (users are never deleted)."""
-    doc = await info.context.loaders.user_by_id.load_document(user_id)
-    if doc is None:
-        raise LookupError(f"user {user_id} is missing")
-    return UserType.from_document(doc)
+def load_user(info: Info, user_id: PydanticObjectId) -> Awaitable[UserType]:
+    """A user by id through the request's loader (users are never deleted), as a future: a
+    resolver returns it as it is (no coroutine, hence no task per field)."""
+    return info.context.loaders.user_by_id.document_then(
+        user_id, UserType.from_document, f"user {user_id} is missing"
+    )
 
 
-async def load_users(info: Info, user_ids: Sequence[PydanticObjectId]) -> list[UserType]:
-    """The users that exist among ``user_ids``, in order."""
-    docs = await info.context.loaders.user_by_id.load_documents(user_ids)
+def load_users(info: Info, user_ids: Sequence[PydanticObjectId]) -> Awaitable[list[UserType]]:
+    """The users that exist among ``user_ids``, in order, as a future (``load_user``)."""
+    return info.context.loaders.user_by_id.documents_then(user_ids, _users)
+
+
+def _users(docs: list[UserDoc]) -> list[UserType]:
     return [UserType.from_document(d) for d in docs]
 
 

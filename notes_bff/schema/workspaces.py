@@ -3,6 +3,7 @@ and the workspace and membership root fields."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,9 +44,9 @@ class MemberType:
     joined_at: datetime
     doc: strawberry.Private[MemberDoc]
 
-    @strawberry.field
-    async def user(self, info: Info) -> UserType:
-        return await load_user(info, self.doc.user_id)
+    @strawberry.field(graphql_type=UserType)
+    def user(self, info: Info) -> Awaitable[UserType]:
+        return load_user(info, self.doc.user_id)
 
     @classmethod
     def from_document(cls, doc: MemberDoc) -> MemberType:
@@ -77,9 +78,9 @@ class WorkspaceType:
             doc=doc,
         )
 
-    @strawberry.field
-    async def owner(self, info: Info) -> UserType:
-        return await load_user(info, self.doc.owner_id)
+    @strawberry.field(graphql_type=UserType)
+    def owner(self, info: Info) -> Awaitable[UserType]:
+        return load_user(info, self.doc.owner_id)
 
     @strawberry.field(description="The role of the authenticated user in this workspace.")
     def viewer_role(self, info: Info) -> Role:
