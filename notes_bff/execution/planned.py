@@ -47,6 +47,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     OperationDefinitionNode,
     is_leaf_type,
@@ -151,6 +152,7 @@ class _Field:
     nodes: list[FieldNode]
     read: Callable[[Any, str], Any] | None  # a basic field's attribute read (no resolver)
     attribute: str
+    call: Callable[[Any, GraphQLResolveInfo[Any]], Any] | None  # its resolver called directly
     has_args: bool
     leaf: bool  # the shape completes without paths
     shape: _Shape
@@ -190,17 +192,21 @@ class _Planner:
                 raise Unplanned("fragment arguments")
             name = node.name.value
             if name == "__typename":
-                plan.fields.append(_Field(key, None, details, [], None, "", False, True, _Shape()))
+                typename = _Field(key, None, details, [], None, "", None, False, True, _Shape())
+                plan.fields.append(typename)
                 continue
             definition = object_type.fields.get(name)
             if definition is None:
                 raise Unplanned(f"no field {name}")
             shape, leaf = self.shape(definition.type, details)
             read, attribute = _basic_read(definition)
+            call = _direct_call(definition, self.run.schema)
             has_args = bool(definition.args or node.arguments)
             nodes = [d.node for d in details]
             plan.fields.append(
-                _Field(key, definition, details, nodes, read, attribute, has_args, leaf, shape)
+                _Field(
+                    key, definition, details, nodes, read, attribute, call, has_args, leaf, shape
+                )
             )
             plan.reusable |= not (read and leaf and not has_args)
         return plan
@@ -234,6 +240,40 @@ def _basic_read(definition: GraphQLField) -> tuple[Callable[[Any, str], Any] | N
     if not isinstance(field, StrawberryField) or field.base_resolver is not None:
         return None, ""
     return field.default_resolver, field.python_name
+
+
+def _direct_call(
+    definition: GraphQLField, schema: GraphQLSchema
+) -> Callable[[Any, GraphQLResolveInfo[Any]], Any] | None:
+    """The field's resolver called as strawberry's wrapper calls it (the source as ``self``,
+    ``parent`` or ``root``, strawberry's ``Info`` as its info parameter) for a field without
+    arguments, field extensions (permissions are some) or exception handlers, where the
+    wrapper's other work (argument conversion, the extension chain) has nothing to do; None
+    for any other field."""
+    field = (definition.extensions or {}).get(STRAWBERRY_FIELD)
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    if (
+        not isinstance(field, StrawberryField)
+        or field.base_resolver is None
+        or field.extensions
+        or field.arguments
+        or definition.args
+        or strawberry_schema is None
+        or strawberry_schema.exception_handlers
+    ):
+        return None
+    resolver, make_info = field.base_resolver, strawberry_schema.config.info_class
+    with_self = resolver.self_parameter is not None
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+    source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+
+    def call(source: Any, raw: GraphQLResolveInfo[Any]) -> Any:
+        kwargs: dict[str, Any] = dict.fromkeys(source_names, source)
+        if info_name is not None:
+            kwargs[info_name] = make_info(_raw_info=raw, _field=field)
+        return resolver(source, **kwargs) if with_self else resolver(**kwargs)
+
+    return call
 
 
 class _HasDirective(Visitor):
@@ -428,8 +468,11 @@ class PlannedExecutor(ReusingExecutor):
                 if field_path is None:
                     field_path = Path(path, planned.key, type_name)
                 info = self.build_resolve_info(definition, planned.nodes, plan.type, field_path)
-                resolve = definition.resolve or self.field_resolver
-                value = resolve(source, info, **self._args(planned))
+                if planned.call is not None:
+                    value = planned.call(source, info)
+                else:
+                    resolve = definition.resolve or self.field_resolver
+                    value = resolve(source, info, **self._args(planned))
             if is_awaitable(value):
                 result[planned.key] = None  # keeps the selection's key order
                 self._wave.append((value, planned, result, field_path))

@@ -33,13 +33,17 @@ MORE = [
     "fragment S on Space { name members { upper } }",
     "{ notes { id } __typename }",
     "{ first: notes { id } second: notes { spaceNow { name } } }",
-    "query($n: Int!) { count(n: $n) }",
+    "query($n: Int!) { count(n: $n) rootKind }",
     "{ notes { id space { name } } broken: count(n: -1) }",
 ]
 
 
 @strawberry.type
 class ArgQuery(Query):
+    @strawberry.field
+    def root_kind(self, root: Any, info: strawberry.Info) -> str:
+        return f"{type(root).__name__} {info.field_name}"
+
     @strawberry.field
     def count(self, n: int) -> int:
         if n < 0:
