@@ -41,7 +41,9 @@ from weakref import WeakKeyDictionary
 
 from graphql import (
     ExecutionResult,
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -49,6 +51,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     is_leaf_type,
     is_object_type,
@@ -71,6 +74,9 @@ if TYPE_CHECKING:
 
 
 STRAWBERRY_FIELD = GraphQLCoreConverter.DEFINITION_BACKREF
+
+
+_STANDARD_SERIALIZE = {t.name: t.serialize for t in (GraphQLString, GraphQLID, GraphQLBoolean)}
 
 
 class Unplanned(Exception):
@@ -99,15 +105,24 @@ class _NonNull(_Shape):
         return completed
 
 
+# Scalars whose serialization returns a value of this exact Python type unchanged
+# (graphql-core's serialize_string, serialize_id, serialize_boolean).
+_PASSED_AS_IS = {GraphQLString.name: str, GraphQLID.name: str, GraphQLBoolean.name: bool}
+
+
 class _Leaf(_Shape):
-    __slots__ = ("type",)
+    __slots__ = ("as_is", "type")
 
     def __init__(self, leaf_type: GraphQLLeafType) -> None:
         self.type = leaf_type
+        standard = leaf_type.serialize is _STANDARD_SERIALIZE.get(leaf_type.name)
+        self.as_is = _PASSED_AS_IS.get(leaf_type.name) if standard else None
 
     def complete(self, run: PlannedExecutor, value: Any, path: Path | None) -> Any:
         if value is None:
             return None
+        if type(value) is self.as_is:
+            return value
         if isinstance(value, Exception):
             raise Unplanned("an error as a value")
         return run.complete_leaf_value(self.type, value)
