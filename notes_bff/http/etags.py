@@ -52,12 +52,7 @@ def etags(max_age_s: int) -> web.middleware:  # type: ignore[valid-type]
         }
         if _matches(request.headers.get("If-None-Match", ""), etag):
             not_modified = web.Response(status=304, headers=headers)
-            for name in (
-                "X-Cache",
-                "X-RateLimit-Limit",
-                "X-RateLimit-Remaining",
-                "X-RateLimit-Reset",
-            ):
+            for name in KEPT_ON_304:
                 if name in response.headers:
                     not_modified.headers[name] = response.headers[name]
             return not_modified
