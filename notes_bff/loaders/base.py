@@ -37,6 +37,16 @@ async def _observed(
         return await load(keys)
 
 
+def _settle(result: asyncio.Future[T], compute: Callable[[], T]) -> None:
+    """Settle ``result`` with ``compute()``, or with its error (unless it was cancelled)."""
+    if result.done():
+        return
+    try:
+        result.set_result(compute())
+    except (Exception, asyncio.CancelledError) as exc:
+        result.set_exception(exc)
+
+
 class Loader(DataLoader[K, V]):
     """A DataLoader whose ``load`` futures are shielded.
 
@@ -62,6 +72,15 @@ class Loader(DataLoader[K, V]):
         """The value for ``key`` (batched with the others of this tick)."""
         return asyncio.shield(super().load(key))
 
+    def load_then(self, key: K, then: Callable[[V], T]) -> asyncio.Future[T]:
+        """``then`` of the value for ``key``, as a future of its own (``load_many_then`` for
+        one key, without its bookkeeping)."""
+        load: asyncio.Future[V] = DataLoader.load(self, key)
+        result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        load.add_done_callback(lambda _: _settle(result, lambda: then(load.result())))
+        return result
+
     def load_many_then(self, keys: list[K], then: Callable[[list[V]], T]) -> asyncio.Future[T]:
         """``then`` of the values for ``keys``, as a future of its own: no coroutine, so a
         resolver can return it and an executor await it without a task. Like ``load``'s
@@ -73,12 +92,8 @@ class Loader(DataLoader[K, V]):
         def settle(_: object = None) -> None:
             nonlocal waiting
             waiting -= 1
-            if waiting > 0 or result.done():
-                return
-            try:
-                result.set_result(then([load.result() for load in loads]))
-            except (Exception, asyncio.CancelledError) as exc:
-                result.set_exception(exc)
+            if waiting == 0:
+                _settle(result, lambda: then([load.result() for load in loads]))
 
         if not loads:
             waiting = 1

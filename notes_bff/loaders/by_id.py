@@ -56,12 +56,12 @@ class _DocumentByIdLoader(Loader[PydanticObjectId, D | None], Generic[D]):
         """``then`` of the document ``key``, as a future; LookupError(``missing``) when it
         does not exist."""
 
-        def one(docs: list[D]) -> T:
-            if not docs:
+        def found(doc: D | None) -> T:
+            if doc is None:
                 raise LookupError(missing)
-            return then(docs[0])
+            return then(doc)
 
-        return self.documents_then([key], one)
+        return self.load_then(key, found)
 
 
 class UserByIdLoader(_DocumentByIdLoader[User]):
