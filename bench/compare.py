@@ -55,7 +55,9 @@ SERVERS = {
 }
 # P is notes-bff without its response cache (what the GraphQL stack itself costs); C is
 # notes-bff as shipped, the response cache on (warm after the first request of each kind).
-SERVER_ENV = {"P": {"NOTES_BFF_RESPONSE_CACHE": "false"}}
+# Both log JSON lines, as deployed (the development default renders them for a console).
+DEPLOYED = {"NOTES_BFF_LOG_JSON": "true"}
+SERVER_ENV = {"P": DEPLOYED | {"NOTES_BFF_RESPONSE_CACHE": "false"}, "C": DEPLOYED}
 WITHOUT_APQ = {"N"}  # the naive server has no persisted queries: n/a
 DB_NAME = "bench"
 TARGET = "{ workspaces { id viewerRole noteCount notes(first: 20) { nodes { id } } } }"

@@ -65,13 +65,13 @@ GENERIC = [
 
 def phase_shares(collapsed: Path) -> list[tuple[str, float]]:
     """Share of samples per phase in py-spy's collapsed stacks (``stack count`` lines),
-    those of the server's start (``STARTUP``) left out."""
+    those of the server's start (``STARTUP``) and py-spy's rare empty stacks left out."""
     counts: collections.Counter[str] = collections.Counter()
     specific = [(name, re.compile(pattern)) for name, pattern in PHASES]
     generic = [(name, re.compile(pattern)) for name, pattern in GENERIC]
     for line in collapsed.read_text().splitlines():
         stack, _, number = line.rpartition(" ")
-        if STARTUP.search(stack):
+        if not stack or STARTUP.search(stack):
             continue
         frames = stack.split(";")[::-1]
         phase = next(

@@ -8,10 +8,10 @@ of that request, its response's ``traceparent`` and the JSON log lines it wrote.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import faulthandler
 import io
 import json
-import logging
 import os
 import sys
 from typing import Any
@@ -53,8 +53,8 @@ async def main(settings: Settings, traceparent: str) -> dict[str, Any]:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracing.use(provider)
     logs = io.StringIO()
-    configure_logging(settings)
-    logging.getLogger().handlers[0].setStream(logs)  # type: ignore[attr-defined]
+    with contextlib.redirect_stderr(logs):
+        configure_logging(settings)
     async with TestClient(TestServer(create_app(settings))) as client:
         signed = await (await client.post("/graphql", json={"query": SIGN_UP})).json()
         auth = {"Authorization": f"Bearer {signed['data']['signUp']['accessToken']}"}
