@@ -50,6 +50,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLResolveInfoHelpers,
     GraphQLSchema,
     GraphQLString,
     OperationDefinitionNode,
@@ -316,6 +317,13 @@ _Waiting = tuple[_Field, dict[str, Any], Path]  # where an awaited value goes, h
 _Pending = tuple[Awaitable[Any], _Field, dict[str, Any], Path]
 
 
+def _finished(*_: object) -> Any:
+    raise RuntimeError("the execution has finished")
+
+
+_RELEASED = GraphQLResolveInfoHelpers(gather=_finished, track=_finished)
+
+
 class PlannedExecutor(ReusingExecutor):
     """The reusing executor with queries run from their plans (see the module)."""
 
@@ -363,7 +371,19 @@ class PlannedExecutor(ReusingExecutor):
         if self._wave:
             return self._finish(data, serially)
         self._count("planned")
-        return self.build_response(data)
+        return self._planned_response(data)
+
+    def _planned_response(
+        self, data: dict[str, Any]
+    ) -> ExecutionResult | ExperimentalIncrementalExecutionResults:
+        """The response of a planned run, after which nothing of the executor is used: its
+        resolve-info helpers (its own bound methods, a reference cycle through the context,
+        the actor and the loaders' caches) are released, so that the request's objects are
+        freed when it ends instead of by the garbage collector."""
+        response = self.build_response(data)
+        self.async_helpers = _RELEASED
+        self._views = {}
+        return response
 
     def _has_middleware(self) -> bool:
         manager = self.middleware_manager
@@ -395,7 +415,7 @@ class PlannedExecutor(ReusingExecutor):
             self._abandon(waiting)
             raise
         self._count("planned")
-        return self.build_response(data)
+        return self._planned_response(data)
 
     async def _complete_as_ready(self, waiting: dict[asyncio.Future[Any], list[_Waiting]]) -> None:
         """Complete each awaited value as soon as it is ready, all those ready at the same

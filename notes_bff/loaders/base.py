@@ -4,6 +4,7 @@ every batch is measured (its size) and traced, and its tags reach the response c
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, ClassVar, TypeVar
@@ -47,6 +48,16 @@ def _settle(result: asyncio.Future[T], compute: Callable[[], T]) -> None:
         result.set_exception(exc)
 
 
+def _observing(
+    load: Callable[[Any, list[K]], Awaitable[list[V]]],
+) -> Callable[[Any, list[K]], Awaitable[list[V]]]:
+    @functools.wraps(load)
+    async def batch_load_fn(self: Loader[K, V], keys: list[K]) -> list[V]:
+        return await _observed(type(self).__name__, self.cache_tag, partial(load, self), keys)
+
+    return batch_load_fn
+
+
 class Loader(DataLoader[K, V]):
     """A DataLoader whose ``load`` futures are shielded.
 
@@ -62,11 +73,15 @@ class Loader(DataLoader[K, V]):
         """The response cache's tag of what loading ``key`` reads."""
         return tag(self.cache_tag_kind, key)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.batch_load_fn = partial(
-            _observed, type(self).__name__, self.cache_tag, self.batch_load_fn
-        )
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each batch function measured and traced (``_observed``), wrapped once per class:
+        a wrapper kept on the instance (a partial of its own bound methods) made every loader
+        a reference cycle, which only the garbage collector frees, with the documents it
+        cached."""
+        super().__init_subclass__(**kwargs)
+        load = cls.__dict__.get("batch_load_fn")
+        if load is not None:
+            cls.batch_load_fn = _observing(load)  # type: ignore[assignment,misc]
 
     def load(self, key: K) -> asyncio.Future[V]:
         """The value for ``key`` (batched with the others of this tick)."""

@@ -4,6 +4,8 @@ fewer tasks, the same loader batches and repeated subtrees completed once."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any
 
@@ -180,3 +182,31 @@ def test_loads_of_one_depth_share_one_batch() -> None:
 
     asyncio.run(run())
     assert batches == [sorted(set(SPACE_IDS), key=SPACE_IDS.index)]
+
+
+class _Context(dict[str, Any]):
+    """A context that can be referred to weakly."""
+
+
+def test_a_planned_query_leaves_its_context_to_reference_counting() -> None:
+    async def people(ids: list[int]) -> list[Person]:
+        return [Person(name=f"person {i}") for i in ids]
+
+    def freed(executor: type[StrawberryGraphQLCoreExecutionContext]) -> bool:
+        schema = strawberry.Schema(query=Items, execution_context_class=executor)
+
+        async def run() -> weakref.ref[_Context]:
+            context = _Context(people=DataLoader(people), items=5)
+            result = await schema.execute("{ items { owner { name } } }", context_value=context)
+            assert not result.errors
+            return weakref.ref(context)
+
+        gc.collect()
+        gc.disable()  # freed at the end of the request, not by the garbage collector
+        try:
+            return asyncio.run(run())() is None
+        finally:
+            gc.enable()
+
+    assert freed(PlannedExecutor)
+    assert not freed(StrawberryGraphQLCoreExecutionContext)  # graphql-core's own cycle

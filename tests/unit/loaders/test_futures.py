@@ -4,6 +4,8 @@ errors passed on, and a cancelled one leaves the shared loads to their other rea
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Sequence
 
 import pytest
@@ -65,3 +67,18 @@ def test_a_cancelled_future_leaves_the_shared_load_to_the_others() -> None:
         return await loader.load_then(5, int) + await loader.load(5)
 
     assert asyncio.run(run()) == 50
+
+
+def test_a_loader_is_freed_with_its_request_without_the_garbage_collector() -> None:
+    async def run() -> bool:
+        loader = Squares()
+        await loader.load_then(3, int)
+        gone = weakref.ref(loader)
+        del loader
+        return gone() is None
+
+    gc.disable()  # freed by reference counting alone: no cycle holds a loader and its cache
+    try:
+        assert asyncio.run(run())
+    finally:
+        gc.enable()
