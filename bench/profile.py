@@ -52,8 +52,9 @@ PHASES = [
     ("Strawberry field wrappers", r"strawberry/schema/schema_converter|strawberry/types/field"),
     ("resolvers (schema/)", r"notes_bff/schema/"),
     (
-        "execution (graphql-core, plain_fields)",
-        r"graphql/execution/|graphql/pyutils/|graphql/type/|execution/plain_fields",
+        "execution (graphql-core, plain_fields, planned)",
+        r"graphql/execution/|graphql/pyutils/|graphql/type/|execution/plain_fields"
+        r"|execution/planned",
     ),
     ("Strawberry (operation, extensions, results)", r"strawberry/|notes_bff/execution/"),
 ]
