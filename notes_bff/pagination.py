@@ -11,6 +11,7 @@ import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -84,9 +85,19 @@ class Page(Generic[R]):
     """One page of a keyset-paginated list; ``count`` runs only when called."""
 
     items: list[R]
-    cursors: list[str]
+    cursor_of: Callable[[R], str]
     has_next_page: bool
     count: Callable[[], Awaitable[int]]
+
+    @property
+    def cursors(self) -> list[str]:
+        """Every item's cursor, encoded when asked for (most pages are read without)."""
+        return [self.cursor_of(item) for item in self.items]
+
+    @property
+    def end_cursor(self) -> str | None:
+        """The last item's cursor, or None for an empty page."""
+        return self.cursor_of(self.items[-1]) if self.items else None
 
 
 async def list_rows(
@@ -126,6 +137,10 @@ def _sort_value(row: BaseModel, field_name: str) -> Any:
     return getattr(row, "id" if field_name == "_id" else field_name)
 
 
+def _cursor_of(sort_name: str, spec: SortSpec, row: BaseModel) -> str:
+    return encode_cursor(sort_name, spec, {f: _sort_value(row, f) for f, _ in spec})
+
+
 async def keyset_page(
     model: type[Document],
     rows: type[R],
@@ -149,12 +164,9 @@ async def keyset_page(
         query = {"$and": [flt, after_filter(spec, decode_cursor("after", after, sort_name, spec))]}
     read = await list_rows(model, rows, query, spec, first + 1, index)
     items = read[:first]
-    cursors = [
-        encode_cursor(sort_name, spec, {f: _sort_value(doc, f) for f, _ in spec}) for doc in items
-    ]
 
     async def count() -> int:
         async with list_reads() as session:
             return await model.find(flt, session=session, **hinted(index)).count()
 
-    return Page(items, cursors, len(read) > first, count)
+    return Page(items, partial(_cursor_of, sort_name, spec), len(read) > first, count)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from beanie import Document, PydanticObjectId
 
@@ -18,6 +18,12 @@ T = TypeVar("T")
 
 class _DocumentByIdLoader(Loader[PydanticObjectId, D | None], Generic[D]):
     model: type[D]
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (key, view function) -> (the document, its view): kept while the document is the
+        # one the cache holds (a write clears or primes the key with a new one)
+        self._made: dict[tuple[PydanticObjectId, Callable[[Any], Any]], tuple[D, Any]] = {}
 
     async def batch_load_fn(self, keys: Sequence[PydanticObjectId]) -> list[D | None]:
         # PyMongo's find and pydantic's validation, as Beanie's ``find(...).to_list()`` does
@@ -43,25 +49,42 @@ class _DocumentByIdLoader(Loader[PydanticObjectId, D | None], Generic[D]):
         """The documents that exist among ``keys``, in key order."""
         return [doc for doc in await self.load_many(keys) if doc is not None]
 
-    def documents_then(
-        self, keys: Sequence[PydanticObjectId], then: Callable[[list[D]], T]
+    def view_then(
+        self, key: PydanticObjectId, view: Callable[[D], T], missing: str
     ) -> asyncio.Future[T]:
-        """``then`` of the documents that exist among ``keys`` (in key order), as a future
-        (``Loader.load_many_then``)."""
-        return self.load_many_then(list(keys), lambda docs: then([d for d in docs if d]))
-
-    def document_then(
-        self, key: PydanticObjectId, then: Callable[[D], T], missing: str
-    ) -> asyncio.Future[T]:
-        """``then`` of the document ``key``, as a future; LookupError(``missing``) when it
-        does not exist."""
+        """The view of the document ``key`` (``view`` of it, made once per document), as a
+        future (``Loader.load_then``); LookupError(``missing``) when it does not exist."""
 
         def found(doc: D | None) -> T:
             if doc is None:
                 raise LookupError(missing)
-            return then(doc)
+            return self._view(key, doc, view)
 
         return self.load_then(key, found)
+
+    def views_then(
+        self, keys: Sequence[PydanticObjectId], view: Callable[[D], T]
+    ) -> asyncio.Future[list[T]]:
+        """The views of the documents that exist among ``keys``, in key order, as a future
+        (``Loader.load_many_then``)."""
+        keys = list(keys)
+
+        def found(docs: list[D | None]) -> list[T]:
+            pairs = zip(keys, docs, strict=True)
+            return [self._view(k, d, view) for k, d in pairs if d is not None]
+
+        return self.load_many_then(keys, found)
+
+    def _view(self, key: PydanticObjectId, doc: D, view: Callable[[D], T]) -> T:
+        """``view(doc)``, made once per document: twenty notes by one author make one author
+        view, not twenty. Kept while ``doc`` is the one the cache holds for ``key`` (a
+        write clears or primes the key with a new document)."""
+        seen = self._made.get((key, view))
+        if seen is not None and seen[0] is doc:
+            return cast("T", seen[1])
+        made = view(doc)
+        self._made[key, view] = (doc, made)
+        return made
 
 
 class UserByIdLoader(_DocumentByIdLoader[User]):

@@ -97,7 +97,7 @@ class NoteType:
 
     @strawberry.field(graphql_type=WorkspaceType)
     def workspace(self, info: Info) -> Awaitable[WorkspaceType]:
-        return info.context.loaders.workspace_by_id.document_then(
+        return info.context.loaders.workspace_by_id.view_then(
             self.doc.workspace_id, WorkspaceType.from_document, "the note's workspace is gone"
         )
 

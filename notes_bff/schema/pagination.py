@@ -24,7 +24,7 @@ class PageInfo:
         """The page info of a keyset page."""
         return cls(
             has_next_page=page.has_next_page,
-            end_cursor=page.cursors[-1] if page.cursors else None,
+            end_cursor=page.end_cursor,
         )
 
 
@@ -36,11 +36,16 @@ class Edge(Generic[N]):
     node: N
 
 
+def _edges(self: Connection[N]) -> list[Edge[N]]:
+    """The edges, made when asked for (each encodes its item's cursor)."""
+    return [Edge(cursor=c, node=n) for c, n in zip(self.page.cursors, self.nodes, strict=True)]
+
+
 @strawberry.type
 class Connection(Generic[N]):
     """A keyset page of items; ``totalCount`` is counted only when asked for."""
 
-    edges: list[Edge[N]]
+    edges: list[Edge[N]] = strawberry.field(resolver=_edges)
     nodes: list[N]
     page_info: PageInfo
     page: strawberry.Private[Page[Any]]
@@ -48,12 +53,8 @@ class Connection(Generic[N]):
     @classmethod
     def wrap(cls, page: Page[Any], node: Callable[[Any], N]) -> Self:
         """A connection over ``page``, each stored item wrapped by ``node``."""
-        nodes = [node(item) for item in page.items]
         return cls(
-            edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
-            nodes=nodes,
-            page_info=PageInfo.of(page),
-            page=page,
+            nodes=[node(item) for item in page.items], page_info=PageInfo.of(page), page=page
         )
 
     @strawberry.field(description="All matching items; counted only when asked for.")

@@ -77,18 +77,14 @@ class UserType:
 def load_user(info: Info, user_id: PydanticObjectId) -> Awaitable[UserType]:
     """A user by id through the request's loader (users are never deleted), as a future: a
     resolver returns it as it is (no coroutine, hence no task per field)."""
-    return info.context.loaders.user_by_id.document_then(
+    return info.context.loaders.user_by_id.view_then(
         user_id, UserType.from_document, f"user {user_id} is missing"
     )
 
 
 def load_users(info: Info, user_ids: Sequence[PydanticObjectId]) -> Awaitable[list[UserType]]:
     """The users that exist among ``user_ids``, in order, as a future (``load_user``)."""
-    return info.context.loaders.user_by_id.documents_then(user_ids, _users)
-
-
-def _users(docs: list[UserDoc]) -> list[UserType]:
-    return [UserType.from_document(d) for d in docs]
+    return info.context.loaders.user_by_id.views_then(user_ids, UserType.from_document)
 
 
 @strawberry.type

@@ -7,10 +7,12 @@ import asyncio
 import gc
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from notes_bff.loaders.base import Loader
+from notes_bff.loaders.by_id import _DocumentByIdLoader
 
 
 class Squares(Loader[int, int]):
@@ -82,3 +84,45 @@ def test_a_loader_is_freed_with_its_request_without_the_garbage_collector() -> N
         assert asyncio.run(run())
     finally:
         gc.enable()
+
+
+class Doc:
+    """A stored document (loaded once per key, until the key is cleared)."""
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+
+
+class Docs(_DocumentByIdLoader[Any]):
+    cache_tag_kind = "doc"
+
+    async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
+        return [Doc(k) if k != 404 else None for k in keys]
+
+
+def test_a_document_view_is_made_once_per_document() -> None:
+    made: list[int] = []
+
+    def view(doc: Doc) -> tuple[str, int]:
+        made.append(doc.key)
+        return ("view", doc.key)
+
+    async def run() -> list[Any]:
+        loader = Docs()
+        one = [loader.view_then(1, view, "gone") for _ in range(20)]
+        many = loader.views_then([1, 2, 404, 2], view)
+        first = await asyncio.gather(*one, many)
+        loader.clear(1)  # a write: the next load reads a new document, which gets its view
+        again = await loader.view_then(1, view, "gone")
+        with pytest.raises(LookupError, match="gone"):
+            await loader.view_then(404, view, "gone")
+        return [first[0], first[-1], again, all(v is first[0] for v in first[:20])]
+
+    one, many, again, shared = asyncio.run(run())
+    assert (one, many, again, shared) == (
+        ("view", 1),
+        [("view", 1), ("view", 2), ("view", 2)],
+        ("view", 1),
+        True,
+    )
+    assert made == [1, 2, 1]
