@@ -114,6 +114,9 @@ await received("n8");
 whileRefreshing = async () => {};
 await create("n9");
 await received("n9");
+// The owner's socket is another connection: its n9 may come a moment after the member's
+// (or after its own refresh); the page unmounts once it has it, or after 15 s.
+await until(() => ownerEvents.includes("n9"), 15_000);
 
 unmount.abort();
 const ownerOutcome = await ownerEnded;
