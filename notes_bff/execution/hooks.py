@@ -88,6 +88,29 @@ def _raise(exc: BaseException) -> NoReturn:
         exc.__context__ = context
 
 
+class _Unwinding:
+    """The exception passed down the hooks as a phase leaves them (as ExitStack does): the
+    block's, none once a hook swallowed it, or the one a hook raised instead."""
+
+    __slots__ = ("raising", "tb", "value")
+
+    def __init__(self, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.value, self.tb, self.raising = value, tb, False
+
+    def left(self, swallowed: bool) -> None:
+        if swallowed:
+            self.value, self.tb, self.raising = None, None, False
+
+    def failed(self, raised: BaseException) -> None:
+        self.value, self.tb, self.raising = raised, raised.__traceback__, True
+
+    def finish(self) -> None:
+        """Raise what a hook raised instead (the block's own exception leaves the phase
+        by itself)."""
+        if self.raising and self.value is not None:
+            _raise(self.value)
+
+
 def _leave(
     gen: Generator[None, None, None], value: BaseException | None, tb: TracebackType | None
 ) -> bool:
@@ -180,15 +203,13 @@ class _Phase(ExtensionContextManagerBase):
         exc_val: BaseException | None,
         exc_tb: TracebackType | None,
     ) -> None:
-        raising = False
+        unwinding = _Unwinding(exc_val, exc_tb)
         for gen, _ in reversed(self.entered):
             try:
-                if _leave(gen, exc_val, exc_tb):
-                    exc_val, exc_tb, raising = None, None, False
+                unwinding.left(_leave(gen, unwinding.value, unwinding.tb))
             except BaseException as raised:
-                exc_val, exc_tb, raising = raised, raised.__traceback__, True
-        if raising and exc_val is not None:
-            _raise(exc_val)
+                unwinding.failed(raised)
+        unwinding.finish()
 
     async def __aexit__(
         self,
@@ -196,19 +217,16 @@ class _Phase(ExtensionContextManagerBase):
         exc_val: BaseException | None,
         exc_tb: TracebackType | None,
     ) -> None:
-        raising = False
+        unwinding = _Unwinding(exc_val, exc_tb)
         for gen, is_async in reversed(self.entered):
+            value, tb = unwinding.value, unwinding.tb
             try:
-                if (
-                    await _aleave(gen, exc_val, exc_tb)
-                    if is_async
-                    else _leave(gen, exc_val, exc_tb)
-                ):
-                    exc_val, exc_tb, raising = None, None, False
+                unwinding.left(
+                    await _aleave(gen, value, tb) if is_async else _leave(gen, value, tb)
+                )
             except BaseException as raised:
-                exc_val, exc_tb, raising = raised, raised.__traceback__, True
-        if raising and exc_val is not None:
-            _raise(exc_val)
+                unwinding.failed(raised)
+        unwinding.finish()
 
 
 class _Operation(_Phase, OperationContextManager):
