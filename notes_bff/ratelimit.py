@@ -16,10 +16,12 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from cachetools import TTLCache
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from notes_bff.config import RateLimitFallback as Fallback
 from notes_bff.errors import AppError
@@ -114,7 +116,7 @@ class RateLimiter:
         # instead of reinterpreting state kept under another rate.
         key = f"{PREFIX}{self.name}:{self.limit}/{self.period_ms:g}:{subject}"
         args = [now, self._interval, self.period_ms, cost]
-        answer = await self.guard.call(lambda: self._script(keys=[key], args=args))
+        answer = await self.guard.call(lambda: self._run(key, args))
         if answer is None:
             return self._without_redis(key, now, cost)
         allowed, remaining, retry_ms, reset_ms = (float(x) for x in answer)
@@ -126,6 +128,15 @@ class RateLimiter:
             retry_ms / 1000,
             (now + reset_ms) / 1000,
         )
+
+    async def _run(self, key: str, args: list[float]) -> Any:
+        """The script by its hash, as one command (redis-py's script object adds an argument
+        check and an import per call); by the script object, which loads it, when Redis does
+        not know it (after a restart or a failover)."""
+        try:
+            return await self.redis.execute_command("EVALSHA", self._script.sha, 1, key, *args)  # type: ignore[no-untyped-call]
+        except NoScriptError:
+            return await self._script(keys=[key], args=args)
 
     def _without_redis(self, key: str, now: float, cost: int) -> Decision:
         if self.fallback is not Fallback.LOCAL:

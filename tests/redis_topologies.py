@@ -4,11 +4,11 @@ Cluster and a Sentinel-managed primary/replica pair (docs/operations.md, "Redis 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
@@ -16,6 +16,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from notes_bff.embedded import EmbeddedProcess, free_port, valkey
+
+T = TypeVar("T")
 
 CLUSTER_SLOTS = 16384
 SENTINEL_MASTER = "notes"
@@ -101,30 +103,37 @@ def _cluster_formed(client: Any, size: int) -> bool:
     )
 
 
-async def channel_subscribers(server: EmbeddedProcess | Deployment, channel: str) -> int:
-    """Connections subscribed to ``channel`` on any data server of ``server``."""
-    total = 0
+async def each_node(
+    server: EmbeddedProcess | Deployment, command: Callable[[AsyncRedis], Awaitable[T]]
+) -> list[T]:
+    """``command``'s answer from every data server of ``server``."""
+    answers: list[T] = []
     password = PASSWORD if isinstance(server, Deployment) else None
     for node in server.servers if isinstance(server, Deployment) else [server]:
         client = AsyncRedis(port=node.port, password=password, socket_timeout=5)
         try:
-            total += dict(await client.pubsub_numsub(channel)).get(channel.encode(), 0)
+            answers.append(await command(client))
         finally:
             await client.aclose()
-    return total
+    return answers
+
+
+async def channel_subscribers(server: EmbeddedProcess | Deployment, channel: str) -> int:
+    """Connections subscribed to ``channel`` on any data server of ``server``."""
+
+    async def subscribed(client: AsyncRedis) -> int:
+        return int(dict(await client.pubsub_numsub(channel)).get(channel.encode(), 0))
+
+    return sum(await each_node(server, subscribed))
 
 
 async def client_names(server: EmbeddedProcess | Deployment) -> list[str]:
     """The names of the connections to every data server of ``server``."""
-    names: list[str] = []
-    password = PASSWORD if isinstance(server, Deployment) else None
-    for node in server.servers if isinstance(server, Deployment) else [server]:
-        client = AsyncRedis(port=node.port, password=password, socket_timeout=5)
-        try:
-            names.extend(str(c.get("name", "")) for c in await client.client_list())
-        finally:
-            await client.aclose()
-    return names
+
+    async def names(client: AsyncRedis) -> list[str]:
+        return [str(c.get("name", "")) for c in await client.client_list()]
+
+    return [name for node in await each_node(server, names) for name in node]
 
 
 def _in_sync(server: Redis) -> bool:

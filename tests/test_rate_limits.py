@@ -12,7 +12,7 @@ import pytest
 from notes_bff.embedded import EmbeddedProcess
 from notes_bff.realtime.event_log import CHANNEL
 from tests.conftest import Api
-from tests.redis_topologies import Deployment, channel_subscribers
+from tests.redis_topologies import Deployment, channel_subscribers, each_node
 
 pytestmark = pytest.mark.redis_topologies
 
@@ -46,6 +46,20 @@ async def test_over_budget_is_429_with_retry_after(other_app: Any) -> None:
         retry = refused.errors[0]["extensions"]["retryAfter"]
         assert 1 <= retry <= 12 and refused.headers["Retry-After"] == str(retry)
         assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+async def test_a_budget_is_kept_when_redis_forgets_the_script(
+    other_app: Any, redis_server: EmbeddedProcess | Deployment
+) -> None:
+    # As after a restart without persistence or a failover: the next request loads it again.
+    async with other_app(rate_limit_anonymous_points=5, rate_limit_period_seconds=3600) as api:
+        for _ in range(3):
+            assert (await api.gql(ME)).status == 200
+        await each_node(redis_server, lambda client: client.script_flush())
+        fourth = await api.gql(ME)
+        assert (fourth.status, fourth.headers["X-RateLimit-Remaining"]) == (200, "1")
+        assert (await api.gql(ME)).status == 200
+        assert (await api.gql(ME)).codes == ["RATE_LIMITED"]
 
 
 async def test_costly_operations_spend_more(other_app: Any) -> None:

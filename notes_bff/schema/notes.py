@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Iterator
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 import strawberry
 from beanie import PydanticObjectId
+from graphql import FieldNode
 from strawberry.types.nodes import SelectedField, Selection
 
 from notes_bff.markdown import renderer_for
@@ -37,12 +39,24 @@ def _field_names(selections: Iterable[Selection]) -> Iterator[str]:
         yield from _field_names(selection.selections)
 
 
+# Per field node of a parsed document (documents are cached, and a node's selections and its
+# document's fragments never change): what its note list reads.
+_PARTS: WeakKeyDictionary[FieldNode, NoteParts] = WeakKeyDictionary()
+
+
 def note_parts(info: Info) -> NoteParts:
     """What a note list must read for the fields selected below it: the content only when a
     field of that name is selected anywhere below (fragments included), so a field that
-    needs the content never meets a note read without it."""
-    wanted = CONTENT_FIELDS.intersection(_field_names(info.selected_fields))
-    return NoteParts.FULL if wanted else NoteParts.WITHOUT_CONTENT
+    needs the content never meets a note read without it. Found once per field node (the
+    names do not depend on variables)."""
+    nodes = info._raw_info.field_nodes
+    parts = _PARTS.get(nodes[0]) if len(nodes) == 1 else None
+    if parts is None:
+        wanted = CONTENT_FIELDS.intersection(_field_names(info.selected_fields))
+        parts = NoteParts.FULL if wanted else NoteParts.WITHOUT_CONTENT
+        if len(nodes) == 1:
+            _PARTS[nodes[0]] = parts
+    return parts
 
 
 async def _content(root: NoteType, info: Info) -> str:
