@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
@@ -94,12 +95,17 @@ def _worker_metrics(workers: int) -> Iterator[None]:
     if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         yield
         return
-    with tempfile.TemporaryDirectory(prefix="notes-bff-metrics-") as path:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
-        try:
-            yield
-        finally:
+    path, creator = tempfile.mkdtemp(prefix="notes-bff-metrics-"), os.getpid()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield
+    finally:
+        # gunicorn forks its workers inside this block: a worker that leaves (stopped,
+        # recycled, or timed out) unwinds it too, and must not take the directory with it
+        # while the master and the other workers still use it.
+        if os.getpid() == creator:
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _progress(written: int, total: int) -> None:

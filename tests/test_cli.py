@@ -34,6 +34,13 @@ def _cmdlines(pids: set[int]) -> dict[int, bytes]:
     return {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in pids}
 
 
+def _workers(server: Server) -> set[int]:
+    """The gunicorn workers among the processes ``server`` started."""
+    embedded = (b"secantus", b"valkey", b"dev_smtp")
+    cmdlines = _cmdlines(descendants(server.proc.pid))
+    return {p for p, c in cmdlines.items() if not any(e in c for e in embedded) and _alive(p)}
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -162,13 +169,42 @@ async def test_serve_with_two_gunicorn_workers_sign_up_to_dashboard(server_facto
     assert any(b"secantus" in c for c in cmdlines.values())
     assert any(b"valkey-server" in c for c in cmdlines.values())
     assert any(b"notes_bff.email.dev_smtp" in c for c in cmdlines.values())
-    embedded = (b"secantus", b"valkey", b"dev_smtp")
-    workers = [p for p, c in cmdlines.items() if not any(e in c for e in embedded)]
-    assert len(workers) == 2, cmdlines
+    assert len(_workers(server)) == 2, cmdlines
     code, children = server.stop()
     assert code == 0, server.log.read_text()
     await asyncio.sleep(0.5)
     assert [p for p in children if _alive(p)] == [], "orphans left behind"
+
+
+async def test_a_worker_that_leaves_is_replaced_and_metrics_stay(server_factory: Any) -> None:
+    # A worker that exits on its own (stopped, recycled or timed out) unwinds the master's
+    # stack it was forked from: it must not remove the workers' shared metrics directory,
+    # without which its replacement cannot start and the master halts.
+    server = server_factory("--workers", "2")
+    await server.wait_ready()
+    before = _workers(server)
+    leaving = min(before)
+    os.kill(leaving, signal.SIGTERM)
+    deadline = time.monotonic() + STARTUP_S
+    while (len(_workers(server)) != 2 or leaving in _workers(server)) and (
+        time.monotonic() < deadline
+    ):
+        assert server.proc.poll() is None, server.log.read_text()
+        await asyncio.sleep(0.2)
+    after = _workers(server)
+    assert len(after) == 2 and leaving not in after, server.log.read_text()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as fresh:
+        for _ in range(6):  # new connections: both workers answer, the new one included
+            await _gql(fresh, server.url, "{ me { id } }")
+        async with fresh.get(f"{server.url}/metrics") as resp:
+            assert resp.status == 200
+            metrics = await resp.text()
+    assert (
+        'notes_bff_graphql_operations_total{operation="anonymous",outcome="ok",type="query"}'
+        in metrics
+    )
+    code, _ = server.stop()
+    assert code == 0, server.log.read_text()
 
 
 async def test_data_survives_a_restart_and_demo_login_works(server_factory: Any) -> None:
