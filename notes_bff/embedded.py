@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import signal
 import socket
 import subprocess
@@ -192,6 +193,7 @@ def embedded_servers(
     """Start the wanted embedded servers (on none of ``avoid_ports``); stop them all on exit,
     whatever happens."""
     started: dict[str, EmbeddedProcess] = {}
+    starter = os.getpid()
     try:
         if mongodb:
             started["mongodb"] = secantus(
@@ -206,5 +208,8 @@ def embedded_servers(
             started["smtp"].start()
         yield started
     finally:
-        for server in reversed(started.values()):
-            server.stop()
+        # Only by the process that started them: a gunicorn worker forked inside this block
+        # unwinds it too when it leaves.
+        if os.getpid() == starter:
+            for server in reversed(started.values()):
+                server.stop()
