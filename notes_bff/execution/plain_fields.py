@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 BASIC_RESOLVER = "_get_basic_result"  # strawberry's (schema_converter.from_resolver)
 
 
+def has_basic_resolver(field: GraphQLField) -> bool:
+    """Whether ``field`` resolves by strawberry's basic resolver (an attribute read)."""
+    return getattr(field.resolve, "__name__", "") == BASIC_RESOLVER
+
+
 class _Leaf(NamedTuple):
     """A plain leaf field: its name, basic resolver, return type, and that type unwrapped
     when it is no list (``named``: None for a list of leaves, whose items need paths)."""
@@ -73,8 +78,7 @@ def _plan(name: str, field: GraphQLField | None) -> _Leaf | None:
     (permissions are one) or exception handler; its ``_is_default`` flag alone is not enough
     (a field with permissions but no resolver has it too).
     """
-    resolve = field.resolve if field is not None else None
-    if field is None or field.args or getattr(resolve, "__name__", "") != BASIC_RESOLVER:
+    if field is None or field.args or not has_basic_resolver(field):
         return None
     nullable = get_nullable_type(field.type)
     if isinstance(nullable, GraphQLList):

@@ -65,7 +65,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 from notes_bff.execution.context import Context
-from notes_bff.execution.plain_fields import BASIC_RESOLVER
+from notes_bff.execution.plain_fields import has_basic_resolver
 from notes_bff.execution.subtree_reuse import ReusingExecutor, view_document
 
 if TYPE_CHECKING:
@@ -75,9 +75,6 @@ if TYPE_CHECKING:
 
 
 STRAWBERRY_FIELD = GraphQLCoreConverter.DEFINITION_BACKREF
-
-
-_STANDARD_SERIALIZE = {t.name: t.serialize for t in (GraphQLString, GraphQLID, GraphQLBoolean)}
 
 
 class Unplanned(Exception):
@@ -106,9 +103,12 @@ class _NonNull(_Shape):
         return completed
 
 
-# Scalars whose serialization returns a value of this exact Python type unchanged
-# (graphql-core's serialize_string, serialize_id, serialize_boolean).
-_PASSED_AS_IS = {GraphQLString.name: str, GraphQLID.name: str, GraphQLBoolean.name: bool}
+# Scalars whose serialization (graphql-core's serialize_string, serialize_id,
+# serialize_boolean) returns a value of this exact Python type unchanged.
+_PASSED_AS_IS = {
+    t.name: (t.serialize, as_is)
+    for t, as_is in ((GraphQLString, str), (GraphQLID, str), (GraphQLBoolean, bool))
+}
 
 
 class _Leaf(_Shape):
@@ -116,8 +116,8 @@ class _Leaf(_Shape):
 
     def __init__(self, leaf_type: GraphQLLeafType) -> None:
         self.type = leaf_type
-        standard = leaf_type.serialize is _STANDARD_SERIALIZE.get(leaf_type.name)
-        self.as_is = _PASSED_AS_IS.get(leaf_type.name) if standard else None
+        serialize, as_is = _PASSED_AS_IS.get(leaf_type.name, (None, None))
+        self.as_is = as_is if leaf_type.serialize is serialize else None
 
     def complete(self, run: PlannedExecutor, value: Any, path: Path | None) -> Any:
         if value is None:
@@ -170,7 +170,7 @@ class _Field:
     attribute: str
     call: Callable[[Any, GraphQLResolveInfo[Any]], Any] | None  # its resolver called directly
     has_args: bool
-    leaf: bool  # the shape completes without paths
+    path_needed: bool  # by its resolver's info, or by what completes below it
     shape: _Shape
 
 
@@ -208,7 +208,7 @@ class _Planner:
                 raise Unplanned("fragment arguments")
             name = node.name.value
             if name == "__typename":
-                typename = _Field(key, None, details, [], None, "", None, False, True, _Shape())
+                typename = _Field(key, None, details, [], None, "", None, False, False, _Shape())
                 plan.fields.append(typename)
                 continue
             definition = object_type.fields.get(name)
@@ -219,11 +219,12 @@ class _Planner:
             call = _direct_call(definition, self.run.schema)
             has_args = bool(definition.args or node.arguments)
             nodes = [d.node for d in details]
-            plan.fields.append(
-                _Field(
-                    key, definition, details, nodes, read, attribute, call, has_args, leaf, shape
-                )
-            )
+            path_needed = read is None or not leaf
+            planned = _Field(
+                key, definition, details, nodes, read, attribute, call, has_args, path_needed,
+                shape,
+            )  # fmt: skip
+            plan.fields.append(planned)
             plan.reusable |= not (read and leaf and not has_args)
         return plan
 
@@ -250,7 +251,7 @@ class _Planner:
 def _basic_read(definition: GraphQLField) -> tuple[Callable[[Any, str], Any] | None, str]:
     """How strawberry's basic resolver of ``definition`` reads its value (its field's
     ``default_resolver`` on its ``python_name``), or None for any other resolver."""
-    if getattr(definition.resolve, "__name__", "") != BASIC_RESOLVER:
+    if not has_basic_resolver(definition):
         return None, ""
     field = (definition.extensions or {}).get(STRAWBERRY_FIELD)
     if not isinstance(field, StrawberryField) or field.base_resolver is not None:
@@ -313,8 +314,8 @@ _PLANS: WeakKeyDictionary[
     GraphQLSchema, WeakKeyDictionary[OperationDefinitionNode, _ObjectPlan | None]
 ] = WeakKeyDictionary()
 
-_Waiting = tuple[_Field, dict[str, Any], Path]  # where an awaited value goes, how completed
-_Pending = tuple[Awaitable[Any], _Field, dict[str, Any], Path]
+_Waiting = tuple[_Field, dict[str, Any], Path | None]  # where an awaited value goes
+_Pending = tuple[Awaitable[Any], _Field, dict[str, Any], Path | None]
 
 
 def _finished(*_: object) -> Any:
@@ -365,13 +366,22 @@ class PlannedExecutor(ReusingExecutor):
         try:
             data = self.complete_planned_object(plan, self.root_value, None)
         except Exception:  # any error: graphql-core's run reports it
-            self._abandon()
-            self._count("fallback")
-            return super().execute_operation(serially)
+            return self._run_again(serially)
         if self._wave:
             return self._finish(data, serially)
         self._count("planned")
         return self._planned_response(data)
+
+    def _run_again(
+        self,
+        serially: bool | None,
+        waiting: dict[asyncio.Future[Any], list[_Waiting]] | None = None,
+    ) -> AwaitableOrValue[ExecutionResult | ExperimentalIncrementalExecutionResults]:
+        """After the planned run met an error: what it started stopped, and the operation
+        executed again by graphql-core, which reports every error at its path."""
+        self._abandon(waiting)
+        self._count("fallback")
+        return super().execute_operation(serially)
 
     def _planned_response(
         self, data: dict[str, Any]
@@ -405,9 +415,7 @@ class PlannedExecutor(ReusingExecutor):
         try:
             await self._complete_as_ready(waiting)
         except Exception:  # as in execute_operation
-            self._abandon(waiting)
-            self._count("fallback")
-            fallback = super().execute_operation(serially)
+            fallback = self._run_again(serially, waiting)
             if self.is_awaitable(fallback):
                 return await cast("Awaitable[ExecutionResult]", fallback)
             return cast("ExecutionResult", fallback)
@@ -469,18 +477,14 @@ class PlannedExecutor(ReusingExecutor):
         is_type_of = plan.type.is_type_of
         if is_type_of is not None and is_type_of(source, None) is not True:  # type: ignore[arg-type]
             raise Unplanned("not of its type")
-        if plan.reusable:
-            doc = view_document(source)
-            if doc is not None:
-                key = (id(doc), plan)
-                seen = self._views.get(key)
-                if seen is not None:
-                    return seen[1]
-                result: dict[str, Any] = {}
-                self._views[key] = (doc, result)
-                self.fill_object(plan, source, path, result)
-                return result
-        result = {}
+        doc = view_document(source) if plan.reusable else None
+        if doc is not None:
+            seen = self._views.get((id(doc), plan))
+            if seen is not None:
+                return seen[1]
+        result: dict[str, Any] = {}
+        if doc is not None:
+            self._views[id(doc), plan] = (doc, result)
         self.fill_object(plan, source, path, result)
         return result
 
@@ -496,12 +500,11 @@ class PlannedExecutor(ReusingExecutor):
             if definition is None:
                 result[planned.key] = type_name
                 continue
-            field_path = cast("Path", None) if planned.leaf else Path(path, planned.key, type_name)
+            field_path = Path(path, planned.key, type_name) if planned.path_needed else None
             if planned.read is not None:
                 value = planned.read(source, planned.attribute)
             else:
-                if field_path is None:
-                    field_path = Path(path, planned.key, type_name)
+                field_path = cast("Path", field_path)  # path_needed: every resolver's info has one
                 info = self.build_resolve_info(definition, planned.nodes, plan.type, field_path)
                 if planned.call is not None:
                     value = planned.call(source, info)

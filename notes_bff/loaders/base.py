@@ -104,15 +104,14 @@ class Loader(DataLoader[K, V]):
         result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         waiting = len(loads)
 
-        def settle(_: object = None) -> None:
+        def settle(_: object) -> None:
             nonlocal waiting
             waiting -= 1
             if waiting == 0:
                 _settle(result, lambda: then([load.result() for load in loads]))
 
         if not loads:
-            waiting = 1
-            settle()
+            _settle(result, lambda: then([]))
         for load in loads:
             load.add_done_callback(settle)
         return result
