@@ -8,13 +8,12 @@ from typing import Any, cast
 
 import pytest
 import strawberry
-from graphql import GraphQLObjectType
-from graphql.pyutils import AwaitableOrValue, Path
 
 from notes_bff.execution.event_execution import SharedEventExecutor
 from notes_bff.execution.plain_fields import PlainFieldsExecutor
 from notes_bff.http.view import NotesGraphQLView
 from tests.conftest import Api, CommandCounter
+from tests.counting import Counted
 
 NOTE = (
     "title author { name email } assignees { name } mentions { name } lastEditedBy { name } "
@@ -116,36 +115,6 @@ async def test_notifying_many_people_reads_their_preferences_at_once(
     assert len(reads) == 1  # ASSIGNED to five people: one read of their preferences
 
 
-class _Counted:
-    """Selection sets executed per object type (one per completed object)."""
-
-    def __init__(self) -> None:
-        self.types: dict[str, int] = {}
-
-    def executor(self, base: type[PlainFieldsExecutor]) -> type[PlainFieldsExecutor]:
-        counts = self.types
-
-        class Counting(base):  # type: ignore[valid-type,misc]
-            def execute_fields(
-                self,
-                parent_type: GraphQLObjectType,
-                source_value: Any,
-                path: Path | None,
-                grouped_field_set: Any,
-                position_context: Any,
-            ) -> AwaitableOrValue[dict[str, Any]]:
-                counts[parent_type.name] = counts.get(parent_type.name, 0) + 1
-                return super().execute_fields(  # type: ignore[no-any-return]
-                    parent_type, source_value, path, grouped_field_set, position_context
-                )
-
-            def fill_object(self, plan: Any, source: Any, path: Any, result: Any) -> None:
-                counts[plan.type.name] = counts.get(plan.type.name, 0) + 1
-                super().fill_object(plan, source, path, result)
-
-        return Counting
-
-
 @contextmanager
 def _served_by(api: Api, executor: type[PlainFieldsExecutor]) -> Iterator[None]:
     """The application's schema executes with ``executor`` for a while."""
@@ -167,7 +136,7 @@ async def test_the_deep_dashboard_completes_each_workspace_once_and_answers_the_
     answer, with the 50 notes' workspaces and their members' users completed once each.
     The operation names differ so that the response cache answers neither from the other."""
     token, variables = crowd["owner"]["token"], {"n": 50}
-    reused, plain = _Counted(), _Counted()
+    reused, plain = Counted(), Counted()
     with _served_by(api, reused.executor(SharedEventExecutor)):
         with_reuse = await api.ok(
             DASHBOARD.replace("query(", "query Reused("), variables, token=token

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 import strawberry
 from aiodataloader import DataLoader
-from graphql import GraphQLObjectType
-from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from notes_bff.execution.plain_fields import PlainFieldsExecutor
 from notes_bff.execution.subtree_reuse import ReusingExecutor, document_view
+from tests.counting import Counted
 
 CALLS: Counter[str] = Counter()  # resolver calls by name
 
@@ -142,24 +141,8 @@ class Subscription:
             yield _notes()
 
 
-class Counting(ReusingExecutor):
-    """Counts the selection sets executed on a Space (one per completion)."""
-
-    spaces = 0
-
-    def execute_fields(
-        self,
-        parent_type: GraphQLObjectType,
-        source_value: Any,
-        path: Path | None,
-        grouped_field_set: Any,
-        position_context: Any,
-    ) -> AwaitableOrValue[dict[str, Any]]:
-        if parent_type.name == "Space":
-            Counting.spaces += 1
-        return super().execute_fields(
-            parent_type, source_value, path, grouped_field_set, position_context
-        )
+SPACES = Counted()  # the selection sets executed on a Space (one per completion)
+Counting = SPACES.executor(ReusingExecutor)
 
 
 def _context() -> dict[str, Any]:
@@ -191,7 +174,7 @@ def _run(executor: type[StrawberryGraphQLCoreExecutionContext], query: str) -> d
         return await asyncio.wait_for(schema.execute(query, context_value=_context()), 30)
 
     CALLS.clear()
-    Counting.spaces = 0
+    SPACES.types.clear()
     result = asyncio.run(run())
     errors = [(e.message, e.path) for e in result.errors or []]
     return {"data": result.data, "errors": sorted(errors, key=str)}
@@ -240,19 +223,19 @@ def test_a_repeated_subtree_is_completed_once() -> None:
         answer = _run(Counting, query)
         assert not answer["errors"]
         assert len(answer["data"]["notes"]) == len(SPACE_IDS)
-        assert Counting.spaces == CALLS["members"] == 3  # a, b, bad: once each
+        assert SPACES.of("Space") == CALLS["members"] == 3  # a, b, bad: once each
     _run(PlainFieldsExecutor, QUERIES[0])
     assert CALLS["members"] == CALLS["count"] == len(SPACE_IDS)
 
 
 def test_two_positions_are_two_subtrees() -> None:
     _run(Counting, QUERIES[2])  # `space` and `again`: the same documents, other field nodes
-    assert Counting.spaces == CALLS["members"] == 2 * 3
+    assert SPACES.of("Space") == CALLS["members"] == 2 * 3
 
 
 def test_a_subtree_with_an_error_is_completed_at_each_occurrence() -> None:
     _run(Counting, QUERIES[3])
-    assert Counting.spaces == 2 + SPACE_IDS.count("bad")  # a and b once; bad each time
+    assert SPACES.of("Space") == 2 + SPACE_IDS.count("bad")  # a and b once; bad each time
 
 
 def test_a_cancelled_first_completion_leaves_the_others_to_complete_their_own() -> None:
@@ -260,17 +243,17 @@ def test_a_cancelled_first_completion_leaves_the_others_to_complete_their_own() 
     assert answer["data"]["notes"][0] is None  # n0 (late) nulled, its space's completion
     assert all(note["space"]["count"] for note in answer["data"]["notes"][1:])  # not lost
     # "a": n0's cancelled completion and the 3 other notes' own ones; b once; bad twice.
-    assert Counting.spaces == 4 + 1 + 2
+    assert SPACES.of("Space") == 4 + 1 + 2
 
 
 def test_a_selection_of_plain_leaves_is_completed_again() -> None:
     _run(Counting, QUERIES[8])  # `{ name }` costs less to complete than to look up
-    assert Counting.spaces == len(SPACE_IDS)
+    assert SPACES.of("Space") == len(SPACE_IDS)
 
 
 def test_nothing_is_reused_in_a_mutation() -> None:
     _run(Counting, QUERIES[9])
-    assert Counting.spaces == CALLS["members"] == len(SPACE_IDS)
+    assert SPACES.of("Space") == CALLS["members"] == len(SPACE_IDS)
 
 
 def test_each_subscription_event_completes_its_subtrees_once() -> None:
@@ -290,8 +273,8 @@ def test_each_subscription_event_completes_its_subtrees_once() -> None:
         return results
 
     CALLS.clear()
-    Counting.spaces = 0
+    SPACES.types.clear()
     data = asyncio.run(events())
     assert len(data) == 2
     assert data[0] == data[1]
-    assert Counting.spaces == CALLS["members"] == 2 * 3  # once per document and event
+    assert SPACES.of("Space") == CALLS["members"] == 2 * 3  # once per document and event
